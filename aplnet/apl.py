@@ -156,7 +156,7 @@ def reduce(f, a, axis=-1):
     DomainError
         ``f`` has no identity and the axis is empty.
 
-    >>> reduce(np.subtract, np.array([1, 2, 3]))
+    >>> print(reduce(np.subtract, np.array([1, 2, 3])))
     2
     >>> reduce(np.add, np.arange(6).reshape(2, 3), axis=0)
     array([3, 5, 7])
