@@ -10,6 +10,8 @@ def build_parser():
         description="The U-Net as APL-style array expressions in numpy.")
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.add_parser("repl", help="an interactive console with aplnet loaded")
+    notes = sub.add_parser("notes", help="list the notes' chapters, or print chapter N")
+    notes.add_argument("chapter", nargs="?", help="chapter number (e.g. 2) or name")
     return parser
 
 
@@ -20,6 +22,9 @@ def main(argv=None):
     if args.command in (None, "repl"):
         from .repl import main as repl_main
         return repl_main()
+    if args.command == "notes":
+        from .chapters import main as notes_main
+        return notes_main(args.chapter)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
