@@ -1,0 +1,666 @@
+"""The U-Net (Ronneberger, Fischer and Brox, 2015) built from :mod:`aplnet.layers`.
+
+Contracting path: at each level two valid 3x3 convolutions with ReLU, then
+a 2x2 max pool (stride 2); channels double per level. Expanding path: a 2x2
+up-convolution halving the channels, the centre crop of the matching
+contracting level's output concatenated in front ("copy and crop"), two
+valid 3x3 convolutions with ReLU. A final 1x1 convolution gives one logit
+per class and pixel; the loss is the pixel-wise softmax cross-entropy with
+an optional weight map.
+
+Every convolution, pooling and crop goes through :mod:`aplnet.layers`; this
+module only wires them together, keeps the parameters, and knows the sizes.
+Images are channels-last with a leading batch (frame) axis allowed.
+
+Sizes: each level loses 4 pixels to its two valid convolutions and the
+size must be even at each pooling, so a depth-``d`` network accepts
+``s + 2**(d-1)·k`` for a smallest size ``s`` (188 at depth 5, 44 at depth 3)
+and returns ``n − (12·2**(d-1) − 8)`` pixels (572 → 388 at depth 5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from . import layers
+from .apl import DomainError, LengthError, RankError
+
+__all__ = [
+    "UNet", "SGD", "output_size", "valid_input_sizes", "input_size_for",
+    "check_input_size", "write_npz", "NOTES_PRESET",
+]
+
+NOTES_PRESET = {"bias": False, "init": "uniform"}
+"""The notes' setting (note 000): no bias, weights uniform in [−.5, .5]."""
+
+INITS = ("he", "uniform")
+DTYPES = ("float32", "float64")
+
+
+# ------------------------------------------------------------------ sizes
+
+
+def _check_depth(depth, func):
+    if not isinstance(depth, (int, np.integer)) or isinstance(depth, bool):
+        raise TypeError(f"{func}: depth must be an integer; got {depth!r}")
+    if depth < 1:
+        raise DomainError(f"{func}: depth must be at least 1; got {depth}")
+    return int(depth)
+
+
+def _walk(n, depth):
+    """The size out of the network for input ``n``, or None if some level fails."""
+    for _ in range(depth - 1):
+        n -= 4
+        if n < 2 or n % 2:
+            return None
+        n //= 2
+    n -= 4
+    for _ in range(depth - 1):
+        n = 2 * n - 4
+    return n if n >= 1 else None
+
+
+def valid_input_sizes(depth=5, stop=1024):
+    """The input sizes a depth-``depth`` U-Net accepts, below ``stop``.
+
+    They form the arithmetic progression ``first, first + 2**(depth-1), …``:
+    the size must be even at each of the ``depth − 1`` poolings and the
+    output at least one pixel.
+
+    Parameters
+    ----------
+    depth : int >= 1
+        Levels of the network (5 in the paper).
+    stop : int
+        Exclusive upper bound.
+
+    Returns
+    -------
+    range
+
+    Examples
+    --------
+    >>> valid_input_sizes(5, 260)
+    range(188, 260, 16)
+    >>> list(valid_input_sizes(3, 60))
+    [44, 48, 52, 56]
+    >>> 572 in valid_input_sizes(5, 1000)
+    True
+    """
+    depth = _check_depth(depth, "valid_input_sizes")
+    step = 2 ** (depth - 1)
+    first = next(n for n in range(1, 16 * step + 8) if _walk(n, depth) is not None)
+    return range(first, max(first, stop), step)
+
+
+def _nearest(n, depth):
+    sizes = valid_input_sizes(depth, n + 2 * 2 ** depth + 200)
+    below = [s for s in sizes if s < n]
+    above = [s for s in sizes if s > n]
+    return (below[-1], above[0]) if below else (above[0], above[1])
+
+
+def check_input_size(n, depth, what="input size"):
+    """``n`` if a depth-``depth`` U-Net accepts it; else a DomainError naming the nearest.
+
+    Raises
+    ------
+    DomainError
+        The message names the two nearest valid sizes.
+
+    Examples
+    --------
+    >>> check_input_size(570, 5)
+    Traceback (most recent call last):
+    ...
+    aplnet.apl.DomainError: input size 570 is not valid for a depth-5 U-Net (the size must be even at every 2x2 pooling and the output at least 1 pixel); the nearest valid sizes are 556 and 572
+    """
+    depth = _check_depth(depth, "check_input_size")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"{what} must be an integer; got {n!r}")
+    if _walk(int(n), depth) is None:
+        lo, hi = _nearest(int(n), depth)
+        raise DomainError(f"{what} {n} is not valid for a depth-{depth} U-Net (the size must "
+                          f"be even at every 2x2 pooling and the output at least 1 pixel); "
+                          f"the nearest valid sizes are {lo} and {hi}")
+    return int(n)
+
+
+def output_size(n, depth=5):
+    """The side of the output for an input of side ``n``: ``n − (12·2**(depth−1) − 8)``.
+
+    Parameters
+    ----------
+    n : int
+        Input height or width.
+    depth : int >= 1
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    DomainError
+        ``n`` is not a valid input size; the message names the two nearest.
+
+    Examples
+    --------
+    >>> output_size(572, 5), output_size(188, 5), output_size(44, 3)
+    (388, 4, 4)
+    """
+    return _walk(check_input_size(n, depth), depth)
+
+
+def input_size_for(out, depth=5):
+    """The smallest valid input size whose output covers ``out`` pixels.
+
+    >>> input_size_for(388, 5), input_size_for(389, 5), input_size_for(1, 3)
+    (572, 588, 44)
+    """
+    depth = _check_depth(depth, "input_size_for")
+    return next(n for n in valid_input_sizes(depth, out + 16 * 2 ** depth + 8)
+                if _walk(n, depth) >= out)
+
+
+# ------------------------------------------------------------ checkpoints
+
+
+def write_npz(path, arrays):
+    """Write ``arrays`` to ``path`` as .npz atomically: a temporary file, then a rename.
+
+    A crash part-way leaves the previous file (if any) untouched and no
+    half-written file under ``path``.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_npz(path):
+    """The arrays of an .npz file as a dict; a DomainError naming it if it is not one."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DomainError(f"{path}: no such checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, EOFError …
+        raise DomainError(f"{path}: not a readable .npz checkpoint ({type(err).__name__}: {err})") from None
+
+
+# ----------------------------------------------------------------- UNet
+
+
+class UNet:
+    """The U-Net: build, initialise, forward, backward, loss, sizes, save and load.
+
+    Parameters
+    ----------
+    depth : int >= 1
+        Levels, counting the bottom one (5 in the paper).
+    width : int >= 1
+        Channels of the first level (64 in the paper); level ``l`` has
+        ``width · 2**l``.
+    in_channels : int >= 1
+        Channels of the input images.
+    classes : int >= 2
+        Output classes (logits per pixel).
+    bias : bool
+        Give every convolution a bias (initialised to 0).
+    init : {'he', 'uniform'}
+        'he': N(0, 2/fan_in) as in the paper (fan_in = kh·kw·Cin for a
+        convolution, Cin for the up-convolution, whose outputs each see one
+        tap per input channel); 'uniform': U[−.5, .5] as in the notes.
+    seed : int
+        Seed of the initialisation; the same seed gives the same weights
+        (float32 weights are the float64 ones rounded).
+    dtype : float32 or float64
+        Parameter dtype; inputs must match it.
+
+    Attributes
+    ----------
+    params : dict of str → ndarray
+        The parameters in :meth:`layout` order: ``down{l}.conv{i}.w``,
+        ``bottom.conv{i}.w``, ``up{l}.upconv.w``, ``up{l}.conv{i}.w``,
+        ``out.conv.w`` (and ``….b`` with bias).
+
+    Examples
+    --------
+    >>> net = UNet(depth=3, width=4, seed=0)
+    >>> net
+    UNet(depth=3, width=4, in_channels=1, classes=2, bias=False, init='he', seed=0, dtype='float32')
+    >>> net.n_params, net.output_size(44)
+    (7308, 4)
+    >>> x = np.zeros((2, 44, 60, 1), np.float32)
+    >>> net(x).shape
+    (2, 4, 20, 2)
+    >>> UNet(depth=5, width=64).n_params
+    31023808
+    """
+
+    def __init__(self, depth=5, width=64, in_channels=1, classes=2, bias=False,
+                 init="he", seed=0, dtype=np.float32):
+        depth = _check_depth(depth, "UNet")
+        for name, value, low in (("width", width, 1), ("in_channels", in_channels, 1),
+                                 ("classes", classes, 2), ("seed", seed, 0)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise TypeError(f"UNet: {name} must be an integer; got {value!r}")
+            if value < low:
+                raise DomainError(f"UNet: {name} must be at least {low}; got {value}")
+        if init not in INITS:
+            raise DomainError(f"UNet: init must be one of {INITS}; got {init!r}")
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"UNet: bias must be True or False; got {bias!r}")
+        dtype = np.dtype(dtype)
+        if dtype.name not in DTYPES:
+            raise TypeError(f"UNet: dtype must be float32 or float64; got {dtype}")
+        self.config = {"depth": depth, "width": int(width), "in_channels": int(in_channels),
+                       "classes": int(classes), "bias": bool(bias), "init": init,
+                       "seed": int(seed), "dtype": dtype.name}
+        self.params = self._initial_params()
+
+    @classmethod
+    def as_in_notes(cls, **kwargs):
+        """A U-Net with the notes' setting: no bias, uniform [−.5, .5] weights."""
+        return cls(**{**kwargs, **NOTES_PRESET})
+
+    # ----------------------------------------------------------- layout
+
+    depth = property(lambda self: self.config["depth"])
+    width = property(lambda self: self.config["width"])
+    in_channels = property(lambda self: self.config["in_channels"])
+    classes = property(lambda self: self.config["classes"])
+    bias = property(lambda self: self.config["bias"])
+    dtype = property(lambda self: np.dtype(self.config["dtype"]))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"UNet({args})"
+
+    def channels(self, level):
+        """Channels at ``level`` (0 is the top): ``width · 2**level``."""
+        return self.width * 2 ** level
+
+    def layout(self):
+        """The layers in order, as ``(name, kind, kernel shape)``; kind is conv or upconv."""
+        rows = []
+        c_in = self.in_channels
+        for level in range(self.depth):
+            name = "bottom" if level == self.depth - 1 else f"down{level}"
+            c = self.channels(level)
+            rows += [(f"{name}.conv0", "conv", (3, 3, c_in, c)),
+                     (f"{name}.conv1", "conv", (3, 3, c, c))]
+            c_in = c
+        for level in reversed(range(self.depth - 1)):
+            c = self.channels(level)
+            rows += [(f"up{level}.upconv", "upconv", (2, 2, 2 * c, c)),
+                     (f"up{level}.conv0", "conv", (3, 3, 2 * c, c)),
+                     (f"up{level}.conv1", "conv", (3, 3, c, c))]
+        rows.append(("out.conv", "conv", (1, 1, self.width, self.classes)))
+        return rows
+
+    def param_shapes(self):
+        """``{name: shape}`` of every parameter, in order."""
+        shapes = {}
+        for name, _, shape in self.layout():
+            shapes[name + ".w"] = shape
+            if self.bias:
+                shapes[name + ".b"] = shape[-1:]
+        return shapes
+
+    @property
+    def n_params(self):
+        """The number of trainable numbers."""
+        return int(sum(np.prod(s) for s in self.param_shapes().values()))
+
+    def _initial_params(self):
+        rng = np.random.default_rng(self.config["seed"])
+        params = {}
+        for name, kind, shape in self.layout():
+            kh, kw, c_in, _ = shape
+            if self.config["init"] == "he":
+                fan_in = c_in if kind == "upconv" else kh * kw * c_in
+                w = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+            else:
+                w = rng.uniform(-0.5, 0.5, shape)
+            params[name + ".w"] = w.astype(self.dtype)
+            if self.bias:
+                params[name + ".b"] = np.zeros(shape[-1], self.dtype)
+        return params
+
+    def output_size(self, n):
+        """The output side for input side ``n`` (see :func:`output_size`)."""
+        return output_size(n, self.depth)
+
+    def valid_input_sizes(self, stop=1024):
+        """The input sizes this network accepts (see :func:`valid_input_sizes`)."""
+        return valid_input_sizes(self.depth, stop)
+
+    # ------------------------------------------------------- validation
+
+    def _check_input(self, x, func):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{func}: x must be a numpy array (…, H, W, C); got {type(x).__name__}")
+        if x.ndim < 3:
+            raise RankError(f"{func}: x must have shape (…, H, W, C); got shape {x.shape}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"{func}: x.dtype is {x.dtype} but the network's is {self.dtype}; "
+                            f"convert with x.astype(np.{self.dtype})")
+        if x.shape[-1] != self.in_channels:
+            raise LengthError(f"{func}: x.shape[-1] (channels) must equal in_channels="
+                              f"{self.in_channels}; got x.shape={x.shape}")
+        for axis, what in ((-3, "height"), (-2, "width")):
+            check_input_size(x.shape[axis], self.depth, f"{func}: x {what}")
+
+    def _check_labels(self, labels, weights, out_shape, func):
+        labels = np.asarray(labels)
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"{func}: labels must be integers; got dtype {labels.dtype}")
+        if labels.shape != out_shape:
+            raise LengthError(f"{func}: labels must have the output's shape {out_shape} "
+                              f"(input minus {12 * 2 ** (self.depth - 1) - 8} pixels per side "
+                              f"pair); got {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.classes):
+            bad = labels.max() if labels.max() >= self.classes else labels.min()
+            raise DomainError(f"{func}: labels must lie in 0…{self.classes - 1} "
+                              f"(classes={self.classes}); got {bad}")
+        if weights is None:
+            return labels, None
+        weights = np.asarray(weights)
+        if weights.shape != out_shape:
+            raise LengthError(f"{func}: weights must have the labels' shape {out_shape}; "
+                              f"got {weights.shape}")
+        if not np.all(np.isfinite(weights)) or weights.min(initial=0) < 0:
+            raise DomainError(f"{func}: weights must be finite and non-negative")
+        return labels, weights.astype(self.dtype)
+
+    # ---------------------------------------------------------- forward
+
+    def _conv(self, name, x):
+        return layers.conv(x, self.params[name + ".w"], self.params.get(name + ".b"))
+
+    def _double_conv(self, name, h, tape):
+        for i in (0, 1):
+            x = h
+            h = layers.relu(self._conv(f"{name}.conv{i}", x))
+            if tape is not None:
+                tape[f"{name}.conv{i}"] = (x, h)  # the input, and the ReLU output (its mask)
+        return h
+
+    def _run(self, x, tape):
+        skips = []
+        h = x
+        for level in range(self.depth - 1):
+            h = self._double_conv(f"down{level}", h, tape)
+            skips.append(h)
+            h = layers.maxpool(h)
+        h = self._double_conv("bottom", h, tape)
+        for level in reversed(range(self.depth - 1)):
+            u = layers.upconv(h, self.params[f"up{level}.upconv.w"],
+                              self.params.get(f"up{level}.upconv.b"))
+            skip = skips.pop()
+            h = layers.concat(layers.crop(skip, u.shape[-3:-1]), u)
+            h = self._double_conv(f"up{level}", h, tape)
+        return self._conv("out.conv", h)
+
+    def forward(self, x):
+        """The logits, and the tape of what :meth:`backward` needs.
+
+        Parameters
+        ----------
+        x : ndarray (…, H, W, in_channels) of the network's dtype
+            H and W valid input sizes (see :func:`valid_input_sizes`).
+
+        Returns
+        -------
+        logits : ndarray (…, Ho, Wo, classes), ``Ho = output_size(H)``
+        tape : dict
+            Per convolution, its input and its ReLU output (shared with the
+            next layer's input, so each activation is kept once). The
+            pooling, crop and up-convolution inputs are among these.
+
+        Raises
+        ------
+        RankError, LengthError, DomainError, TypeError
+            Wrong rank, channel count, size (naming the nearest valid
+            sizes) or dtype.
+        """
+        self._check_input(x, "UNet.forward")
+        tape = {}
+        logits = self._run(x, tape)
+        return logits, tape
+
+    def __call__(self, x):
+        """The logits alone, keeping no intermediates (for prediction)."""
+        self._check_input(x, "UNet")
+        return self._run(x, None)
+
+    # --------------------------------------------------------- backward
+
+    def _level_output(self, name, tape):
+        return tape[f"{name}.conv1"][1]
+
+    def _conv_backward(self, name, dz, x, grads):
+        dx, dw, db = layers.conv_backward(dz, x, self.params[name + ".w"])
+        grads[name + ".w"] = dw
+        if self.bias:
+            grads[name + ".b"] = db
+        return dx
+
+    def _double_conv_backward(self, name, dh, tape, grads):
+        for i in (1, 0):
+            x, y = tape[f"{name}.conv{i}"]
+            dh = self._conv_backward(f"{name}.conv{i}", layers.relu_backward(dh, y), x, grads)
+        return dh
+
+    def _backward(self, dlogits, tape):
+        grads = {}
+        top = "up0" if self.depth > 1 else "bottom"
+        dh = self._conv_backward("out.conv", dlogits, self._level_output(top, tape), grads)
+        dskips = []
+        for level in range(self.depth - 1):
+            dc = self._double_conv_backward(f"up{level}", dh, tape, grads)
+            skip = self._level_output(f"down{level}", tape)
+            dskip, du = layers.concat_backward(dc, skip.shape[-1])
+            dskips.append(layers.crop_backward(dskip, skip.shape[-3:-1]))
+            below = "bottom" if level == self.depth - 2 else f"up{level + 1}"
+            dh, dw, db = layers.upconv_backward(du, self._level_output(below, tape),
+                                                self.params[f"up{level}.upconv.w"])
+            grads[f"up{level}.upconv.w"] = dw
+            if self.bias:
+                grads[f"up{level}.upconv.b"] = db
+        dh = self._double_conv_backward("bottom", dh, tape, grads)
+        for level in reversed(range(self.depth - 1)):
+            skip = self._level_output(f"down{level}", tape)
+            dh = layers.maxpool_backward(dh, skip) + dskips[level]
+            dh = self._double_conv_backward(f"down{level}", dh, tape, grads)
+        return {k: grads[k] for k in self.params}, dh
+
+    def backward(self, dlogits, tape):
+        """The gradient of every parameter, given the logits' gradient.
+
+        Parameters
+        ----------
+        dlogits : ndarray, the shape of the logits
+        tape : dict from :meth:`forward` on the same input
+
+        Returns
+        -------
+        dict of str → ndarray
+            One entry per parameter, same names, shapes and dtype.
+        """
+        return self._backward(dlogits, tape)[0]
+
+    def backward_with_input(self, dlogits, tape):
+        """The parameters' gradients and the input's: ``(grads, dx)``."""
+        return self._backward(dlogits, tape)
+
+    def loss(self, logits, labels, weights=None):
+        """The weighted pixel-wise softmax cross-entropy and its logits' gradient.
+
+        ``E = −Σ w(x) log p_label(x)(x) / N`` over the ``N`` output pixels
+        (of every image in the batch).
+
+        Parameters
+        ----------
+        logits : ndarray (…, Ho, Wo, classes)
+        labels : int ndarray (…, Ho, Wo)
+            Classes of the output pixels (the centre of the input).
+        weights : ndarray (…, Ho, Wo), optional
+            Per-pixel loss weights (e.g. :func:`aplnet.data.weight_map`);
+            cast to the network's dtype.
+
+        Returns
+        -------
+        loss : float
+        dlogits : ndarray, the shape of ``logits``
+
+        Raises
+        ------
+        TypeError
+            Labels that are not integers.
+        LengthError
+            ``labels`` or ``weights`` not of the output's shape.
+        DomainError
+            A label outside ``0…classes−1``; negative or non-finite weights.
+        """
+        labels, weights = self._check_labels(labels, weights, logits.shape[:-1], "UNet.loss")
+        loss, dlogits = layers.softmax_cross_entropy(logits, labels, weights)
+        return float(loss), dlogits
+
+    def loss_and_grad(self, x, labels, weights=None):
+        """The loss of :meth:`loss` on input ``x`` and every parameter's gradient.
+
+        Returns
+        -------
+        loss : float
+        grads : dict of str → ndarray, one per parameter (see :meth:`backward`)
+        """
+        logits, tape = self.forward(x)
+        loss, dlogits = self.loss(logits, labels, weights)
+        return loss, self.backward(dlogits, tape)
+
+    # ------------------------------------------------------- save, load
+
+    def to_arrays(self):
+        """The network as a dict of arrays for an .npz: its config and its parameters."""
+        arrays = {"config": np.array(json.dumps(self.config))}
+        arrays.update({f"params/{k}": v for k, v in self.params.items()})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays, source="checkpoint"):
+        """A network rebuilt from :meth:`to_arrays`' dict (other keys are ignored).
+
+        Raises
+        ------
+        DomainError
+            No config, or a config that does not describe a UNet.
+        LengthError
+            A parameter missing, unexpected, or of the wrong shape.
+        """
+        if "config" not in arrays:
+            raise DomainError(f"{source}: not an aplnet U-Net checkpoint (no 'config' entry)")
+        try:
+            config = json.loads(str(arrays["config"]))
+            net = cls(**config)
+        except (ValueError, TypeError) as err:
+            raise DomainError(f"{source}: its config does not describe a U-Net: {err}") from None
+        stored = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
+        shapes = net.param_shapes()
+        missing = [k for k in shapes if k not in stored]
+        extra = [k for k in stored if k not in shapes]
+        if missing or extra:
+            raise LengthError(f"{source}: parameters do not match {net!r}: "
+                              f"missing {missing[:3]}, unexpected {extra[:3]}")
+        for k, shape in shapes.items():
+            if stored[k].shape != shape or stored[k].dtype != net.dtype:
+                raise LengthError(f"{source}: parameter {k} is {stored[k].dtype}{stored[k].shape} "
+                                  f"but {net!r} has {net.dtype}{shape}")
+            net.params[k] = np.array(stored[k])
+        return net
+
+    def save(self, path):
+        """Save to ``path`` (.npz), atomically: a crash never leaves a broken file."""
+        write_npz(path, self.to_arrays())
+
+    @classmethod
+    def load(cls, path):
+        """A network saved by :meth:`save` (or a training checkpoint).
+
+        Raises
+        ------
+        DomainError, LengthError
+            The file is missing, not an .npz, or not a U-Net of a consistent
+            architecture; the message names the file.
+        """
+        return cls.from_arrays(read_npz(path), source=os.fspath(path))
+
+
+# ------------------------------------------------------------------ SGD
+
+
+class SGD:
+    """Stochastic gradient descent with momentum: ``v ← μv − ηg``, ``W ← W + v``.
+
+    The paper uses momentum μ = 0.99 (the notes' "0.99"), so each step's
+    gradient keeps acting for about a hundred steps.
+
+    Parameters
+    ----------
+    params : dict of str → ndarray
+        Updated in place (e.g. ``net.params``).
+    lr : float > 0
+        Learning rate η.
+    momentum : float in [0, 1)
+        μ.
+
+    Attributes
+    ----------
+    velocity : dict of str → ndarray
+        ``v``, zero at the start; saved with training checkpoints.
+
+    Examples
+    --------
+    >>> w = {"w": np.array([1.0, 2.0])}
+    >>> opt = SGD(w, lr=0.5, momentum=0.9)
+    >>> opt.step({"w": np.array([1.0, -1.0])}); print(w["w"])
+    [0.5 2.5]
+    >>> opt.step({"w": np.array([0.0, 0.0])}); print(w["w"])
+    [0.05 2.95]
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.99):
+        if not lr > 0 or not np.isfinite(lr):
+            raise DomainError(f"SGD: lr must be a positive number; got {lr}")
+        if not 0 <= momentum < 1:
+            raise DomainError(f"SGD: momentum must be in [0, 1); got {momentum}")
+        self.params = params
+        self.lr = float(lr)
+        self.momentum = float(momentum)
+        self.velocity = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(self, grads):
+        """One update from ``grads`` (same names and shapes as the parameters)."""
+        for k, w in self.params.items():
+            v = self.velocity[k]
+            v *= self.momentum
+            v -= self.lr * grads[k]
+            w += v
