@@ -1,4 +1,14 @@
-"""pytest runs every chapter as a doctest; this sets the stage for them.
+"""Shared test set-up: hypothesis profiles, the ``rng`` fixture, and the notes' stage.
+
+One conftest at the root, because pytest's ``--doctest-modules`` imports every
+``conftest.py`` under the test paths as a module named ``conftest``, and two
+of them in non-package folders clash.
+
+Hypothesis profiles follow numpy's: ``dev`` (the default), ``ci`` (chosen
+when ``CI`` is set: derandomized, no database) and ``fuzz`` (2000 examples;
+``HYPOTHESIS_PROFILE=fuzz``).
+
+The notes' chapters run as doctests, and for them two things hold.
 
 Optional extras skip cleanly. Chapter 03 trains its small CNN on
 scikit-learn's 8x8 digits, an optional extra (``pip install -e .[test]``),
@@ -19,9 +29,32 @@ chapter runs, when it is installed.
 
 import contextlib
 import importlib.abc
+import os
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+NOTES = Path(__file__).resolve().parent / "notes"
+
+settings.register_profile("dev", deadline=None, max_examples=40,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True,
+                          database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", deadline=None, max_examples=2000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
+                                     "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def rng():
+    """A fixed-seed generator, so every test draws the same numbers."""
+    return np.random.default_rng(0)
+
 
 OPTIONAL = {"sklearn": "scikit-learn"}
 
@@ -36,16 +69,19 @@ class _SkipMissingExtra(importlib.abc.MetaPathFinder):
 
 
 def _one_blas_thread():
-    try:
+    try:  # numpy is imported above: threadpoolctl limits only a BLAS already loaded
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
-    import numpy  # noqa: F401  (threadpoolctl limits only the BLAS already loaded)
     return threadpool_limits(limits=1, user_api="blas")
 
 
 @pytest.fixture(autouse=True)
-def _chapter_stage():
+def _chapter_stage(request):
+    """For a chapter of the notes: skip on a missing extra, one BLAS thread."""
+    if NOTES not in Path(str(request.node.path)).resolve().parents:
+        yield
+        return
     finder = _SkipMissingExtra()
     sys.meta_path.append(finder)
     try:
