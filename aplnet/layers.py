@@ -8,9 +8,24 @@ name in :mod:`aplnet.naive`, its oracle. The index letters are the notes':
 ``x w z dz dx dw``, pixels ``i j``, kernel offsets ``a b``, channels
 ``c k``. Dtypes follow the inputs (float32 stays float32).
 
+Integer and boolean arrays are promoted to float64, the checking dtype,
+by every layer that does arithmetic; the layers that only move, compare
+or pick values (:func:`relu`, :func:`maxpool`, :func:`crop`,
+:func:`crop_backward`, :func:`concat`, :func:`concat_backward`,
+:func:`flatten`, :func:`flatten_backward`) keep the dtype they are given,
+so that integer label maps stay integers. Complex and object arrays are
+refused with a TypeError everywhere; NaN and inf pass through as numpy
+passes them (the training loop is where they are caught).
+
 Every convolution in the module, forward or backward, is one contraction:
 the strided windows of a (padded) image, ``{⍵}⌺kh kw``, against a kernel,
-``+.×`` over ``(kh, kw, C)``: :func:`_correlate_valid`.
+``+.×`` over ``(kh, kw, C)``: :func:`_correlate_valid`. It is computed a
+block of output rows at a time, so that the scratch copy stays a few MB
+and the matrix products run at BLAS speed: at stride 1 as ``kh`` products
+of kw-wide rows of the raveled image (:func:`_rows_product`), otherwise as
+im2col (:func:`_correlate_windows`); the weight gradient is the adjoint of
+the same blocks, and shares one zero-framed copy of ``dz`` with the input
+gradient (:func:`_conv_gradients`).
 """
 
 from __future__ import annotations
@@ -19,7 +34,7 @@ import numbers
 
 import numpy as np
 
-from .apl import (DomainError, LengthError, RankError, _array, inner, outer,
+from .apl import (DomainError, LengthError, RankError, _array, _fits, _ints, inner, outer,
                   reduce, rot180, windows)
 
 __all__ = [
@@ -37,9 +52,28 @@ __all__ = [
 # ------------------------------------------------------------ validation
 
 
-def _image(x, name, func):
-    """``x`` as an array of rank >= 3, read as ``(…, H, W, C)``."""
+def _values(x, name, func):
+    """``x`` as a real array, dtype kept: complex numbers have no order, no place in an image."""
     x = _array(x, name, func)
+    if x.dtype.kind == "c":
+        raise TypeError(f"{func}: {name} must hold real numbers; got dtype={x.dtype} "
+                        f"(shape {x.shape})")
+    return x
+
+
+def _real(x, name, func):
+    """``x`` as a real floating array: integers and booleans promoted to float64."""
+    x = _values(x, name, func)
+    return x.astype(np.float64) if x.dtype.kind in "biu" else x
+
+
+def _image(x, name, func, exact=False):
+    """``x`` as an array of rank >= 3, read as ``(…, H, W, C)``.
+
+    Promoted by :func:`_real`, unless ``exact`` (a layer that only moves
+    values keeps their dtype).
+    """
+    x = _values(x, name, func) if exact else _real(x, name, func)
     if x.ndim < 3:
         raise RankError(f"{func}: {name} must have shape (…, H, W, C) with at "
                         f"least 3 axes; got {name}.shape={x.shape}")
@@ -47,10 +81,14 @@ def _image(x, name, func):
 
 
 def _kernel(w, name, func):
-    w = _array(w, name, func)
+    w = _real(w, name, func)
     if w.ndim != 4:
         raise RankError(f"{func}: {name} must have shape (kh, kw, Cin, Cout); "
                         f"got {name}.shape={w.shape}")
+    if min(w.shape) < 1:
+        raise DomainError(f"{func}: {name} must have at least one tap and one channel "
+                          f"in and out, shape (kh, kw, Cin, Cout) each >= 1; got "
+                          f"{name}.shape={w.shape}")
     return w
 
 
@@ -63,7 +101,7 @@ def _channels_match(x, w, func):
 def _bias(b, channels, func):
     if b is None:
         return None
-    b = _array(b, "b", func)
+    b = _real(b, "b", func)
     if b.shape != (channels,):
         raise LengthError(f"{func}: b.shape must be (K,) = ({channels},), one "
                           f"bias per output channel; got b.shape={b.shape}")
@@ -115,6 +153,13 @@ def _frame(x):
     return x.shape[:-3]
 
 
+def _padded_fits(x, pad, func):
+    """Refuse a ``pad`` whose padded copy of ``x`` memory cannot hold."""
+    h, w, c = x.shape[-3:]
+    _fits(_frame(x) + (h + 2 * pad, w + 2 * pad, c), x.dtype, func,
+          f"x padded by pad={pad}")
+
+
 # --------------------------------------------------- the shared contraction
 
 
@@ -123,7 +168,10 @@ def _pad_hw(x, before, after, spread=1):
 
     ``spread`` puts ``spread − 1`` zeros between neighbouring pixels too
     (a strided convolution's gradient, dilated back onto the input grid).
+    With nothing to add it is ``x`` itself, not a copy.
     """
+    if before == after == (0, 0) and spread == 1:
+        return x
     *frame, h, w, c = x.shape
     out = np.zeros((*frame, before[0] + (h - 1) * spread + 1 + after[0],
                     before[1] + (w - 1) * spread + 1 + after[1], c), x.dtype)
@@ -148,18 +196,193 @@ def _windows_hw(xp, kh, kw, stride):
     return view.reshape(positions + (kh, kw, xp.shape[-1]))
 
 
+_BLOCK_BYTES = 4 << 20
+"""About how much of the windows the convolutions copy out at a time.
+
+Large enough for each matrix product to run at BLAS speed, small enough
+for the copy to stay in cache and for the scratch memory to stay a few MB
+(the whole im2col matrix of the U-Net's first level is 750 MB).
+"""
+
+_ROWS_LEAST_CHANNELS = 2
+"""Below this many channels a kernel row is too thin a product: use the windows."""
+
+_TAPS_LEAST_CHANNELS = 256
+"""From this many channels of dz on, the input gradient takes one product per
+tap with ``w[a,b]`` transposed in place (:func:`_taps_product`): the products
+are deep enough for BLAS, and turning the whole kernel into ``(kw·K, C)``
+slabs would be a transposing copy as slow as the products themselves on the
+small images of the deep levels."""
+
+
+def _one_frame(x):
+    """``x`` with its frame raveled into one leading axis: ``(F, H, W, C)``."""
+    return x.reshape((-1,) + x.shape[-3:])
+
+
+def _raveled(xp):
+    """The pixels of ``xp`` as the rows of an ``(F·H·W, C)`` matrix: ``((×/¯1↓⍴x),¯1↑⍴x)⍴x``."""
+    return np.ascontiguousarray(xp).reshape(-1, xp.shape[-1])
+
+
+def _kernel_rows(flat, kw):
+    """The kw-wide rows ``{,⍵}⌺kw`` of raveled pixels: ``(N − kw + 1, kw·C)``, a strided view.
+
+    Raveling H and W, pixel ``(i + a, j + b)`` is row ``(i·W + j) + a·W + b``
+    of the image: so row ``a`` of the window at ``(i, j)`` is kw consecutive
+    rows, i.e. row ``i·W + j + a·W`` of the kw-wide rows. Consecutive rows
+    overlap.
+    """
+    wide = windows(flat, (kw,))
+    return wide.reshape(wide.shape[0], -1)
+
+
+def _rows_per_block(halo, width, itemsize):
+    """Rows per block of the kw-wide rows: ``_BLOCK_BYTES`` of ``width`` items,
+    and at least four halos, so the halo rows copied again with each block
+    stay a small part of the copy."""
+    return max(1, _BLOCK_BYTES // (width * itemsize), 4 * halo)
+
+
+def _rows_block(wide, start, length, buf):
+    """Rows ``start:start+length`` of the kw-wide rows, as a matrix BLAS can take.
+
+    A one-column kernel's rows do not overlap: they are the image's own
+    contiguous rows, used in place. Otherwise they are copied into ``buf``.
+    """
+    rows = wide[start:start + length]
+    if rows.flags.c_contiguous and rows.dtype == buf.dtype:
+        return rows
+    block = buf[:length]
+    np.copyto(block, rows)
+    return block
+
+
 def _correlate_valid(xp, w, stride):
     """Valid cross-correlation ``(,⍤3⊢{⍵}⌺kh kw⊢xp)+.×(kh×kw×C) K⍴w``.
 
-    The hot path of every convolution here: the windows are raveled into
-    ``(…·Ho·Wo, kh·kw·C)`` rows (the one copy, im2col) and multiplied with
-    the kernel as a ``(kh·kw·C, K)`` matrix, a single BLAS call. Float32 in,
-    float32 out.
+    The hot path of every convolution here, forward and input gradient.
+    Stride 1: :func:`_correlate_rows` (kh products of kw-wide rows per
+    block of the image); other strides, or a single channel:
+    :func:`_correlate_windows` (im2col, a block of windows at a time). The
+    result has ``np.result_type(xp, w)``: float32 in, float32 out.
+    """
+    if _pair(stride) == (1, 1) and w.shape[2] >= _ROWS_LEAST_CHANNELS and xp.size:
+        return _correlate_rows(xp, w)
+    return _correlate_windows(xp, w, stride)
+
+
+def _correlate_rows(xp, w):
+    """Stride-1 valid correlation: :func:`_rows_product` over the raveled image.
+
+    Rows are computed at the full width W and for every image row; as each
+    block of whole image rows comes out, its first ``Wo`` columns are kept
+    (the others' windows wrap past the right edge), and at the end the rows
+    past ``Ho`` (whose windows run into the next image) are cut off.
     """
     kh, kw, c, k = w.shape
-    win = _windows_hw(xp, kh, kw, stride)
-    return inner(np.add, np.multiply, win.reshape(win.shape[:-3] + (kh * kw * c,)),
-                 w.reshape(kh * kw * c, k))
+    f, h, width, _ = _one_frame(xp).shape
+    wo = width - kw + 1
+    z = np.empty((f * h, wo, k), np.result_type(xp, w))
+    count = f * h * width - (kh - 1) * width - (kw - 1)   # rows whose windows lie inside
+    for r0, block in _rows_product(_raveled(xp), w, width, count, z.dtype, whole_rows=True):
+        g0, (rows, rest) = r0 // width, divmod(block.shape[0], width)
+        z[g0:g0 + rows] = block[:rows * width].reshape(rows, width, k)[:, :wo]
+        if rest:                                          # the last row, cut at Wo
+            z[g0 + rows, :rest] = block[rows * width:]
+    return z.reshape(f, h, wo, k)[:, :h - kh + 1].reshape(
+        xp.shape[:-3] + (h - kh + 1, wo, k))
+
+
+def _rows_product(flat, w, width, count, dtype, whole_rows=False, out=None):
+    """``z[r] = Σ_a wide[r + a·width] +.× w[a]`` for ``r < count``, a block of rows at a time.
+
+    ``wide`` are the kw-wide rows of ``flat`` (see :func:`_kernel_rows`),
+    ``w[a]`` a ``(kw·C, K)`` matrix. For each block the kw-wide rows (and
+    the ``(kh − 1)·width`` rows below it that the lower kernel rows read)
+    are copied into a scratch buffer, then ``kh`` products with ``out=`` a
+    scratch block of ``z``, the later ones added in while it is in cache.
+    Yields ``(r0, block)``, the block of ``z`` starting at row ``r0`` (the
+    scratch: use it before the next), or, given ``out`` (``(count, K)``),
+    computes each block straight into it; ``whole_rows`` starts every block
+    on a multiple of ``width``.
+    """
+    kh, kw, c, k = w.shape
+    wide = _kernel_rows(flat, kw)
+    halo = (kh - 1) * width
+    taps = w.astype(dtype, copy=False).reshape(kh, kw * c, k)
+    step = _rows_per_block(halo, kw * c, dtype.itemsize)
+    if whole_rows:
+        step = max(width, step - step % width)
+    step = min(step, count)
+    buf = np.empty((step + halo, kw * c), dtype)
+    scratch, part = np.empty((step, k), dtype), np.empty((step, k), dtype)
+    for r0 in range(0, count, step):
+        n = min(step, count - r0)
+        acc = scratch[:n] if out is None else out[r0:r0 + n]
+        block = _rows_block(wide, r0, n + halo, buf)
+        np.matmul(block[:n], taps[0], out=acc)
+        for a in range(1, kh):
+            np.matmul(block[a * width:a * width + n], taps[a], out=part[:n])
+            acc += part[:n]
+        yield r0, acc
+
+
+def _window_blocks(frames, rows, per_block):
+    """``(f0, f1, r0, r1)`` pieces of a frames × rows grid, about ``per_block`` rows each.
+
+    Each piece is a run of whole images, or a run of rows of one image, so
+    that it is one contiguous stretch of a row-major ``(F, rows, …)`` array.
+    """
+    if per_block >= rows:
+        step = per_block // rows
+        for f0 in range(0, frames, step):
+            yield f0, min(frames, f0 + step), 0, rows
+    else:
+        for f in range(frames):
+            for r0 in range(0, rows, per_block):
+                yield f, f + 1, r0, min(rows, r0 + per_block)
+
+
+def _windows_in_blocks(xp, kh, kw, stride, dtype):
+    """The im2col matrix of ``xp`` a block at a time: ``(start, stop, cols)`` triples.
+
+    ``cols`` is the ``(stop − start, kh·kw·C)`` matrix of the windows at the
+    raveled output positions ``start:stop`` (frame, then Ho, then Wo),
+    copied into one reused scratch buffer of about ``_BLOCK_BYTES``.
+    """
+    win = _windows_hw(_one_frame(xp), kh, kw, stride)       # (F, Ho, Wo, kh, kw, C)
+    f, ho, wo = win.shape[:3]
+    width = kh * kw * xp.shape[-1]
+    per_block = max(1, _BLOCK_BYTES // (wo * width * dtype.itemsize))
+    buf = np.empty(min(per_block, f * ho) * wo * width, dtype)
+    for f0, f1, r0, r1 in _window_blocks(f, ho, per_block):
+        src = win[f0:f1, r0:r1]
+        block = buf[:src.size].reshape(src.shape)
+        np.copyto(block, src)
+        start = (f0 * ho + r0) * wo
+        yield start, start + block.size // width, block.reshape(-1, width)
+
+
+def _correlate_windows(xp, w, stride):
+    """Valid correlation, any stride: each block of raveled windows ``+.×`` the kernel matrix.
+
+    The windows of a block of output rows are copied out (im2col, a block at
+    a time, so the scratch stays about ``_BLOCK_BYTES``) and multiplied with
+    ``w`` as a ``(kh·kw·C, K)`` matrix straight into the result.
+    """
+    kh, kw, c, k = w.shape
+    dtype = np.result_type(xp, w)
+    sh, sw = _pair(stride)
+    ho, wo = (xp.shape[-3] - kh) // sh + 1, (xp.shape[-2] - kw) // sw + 1
+    z = np.empty(xp.shape[:-3] + (ho, wo, k), dtype)
+    if z.size == 0:
+        return z
+    rows = z.reshape(-1, k)
+    taps = w.astype(dtype, copy=False).reshape(kh * kw * c, k)
+    for start, stop, cols in _windows_in_blocks(xp, kh, kw, stride, dtype):
+        np.matmul(cols, taps, out=rows[start:stop])
+    return z
 
 
 def _add_bias(z, b):
@@ -170,23 +393,6 @@ def _add_bias(z, b):
         z += b
         return z
     return z + b
-
-
-def _scatter_windows(cols, hw, stride):
-    """The adjoint of :func:`_windows_hw`: add each window back where it was read.
-
-    ``cols`` has shape ``(…, Ho, Wo, kh, kw, C)``; the result ``(…, H, W, C)``.
-    A loop over the ``kh·kw`` offsets in a window (not over pixels or channels),
-    each a strided add of a whole plane.
-    """
-    *frame, ho, wo, kh, kw, c = cols.shape
-    sh, sw = _pair(stride)
-    out = np.zeros((*frame, *hw, c), cols.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            out[..., a:a + (ho - 1) * sh + 1:sh, b:b + (wo - 1) * sw + 1:sw, :] += \
-                cols[..., a, b, :]
-    return out
 
 
 # ------------------------------------------------------------ convolution
@@ -253,6 +459,7 @@ def conv(x, w, b=None, stride=1, pad=0):
     stride = _count(stride, "stride", "conv", 1)
     pad = _count(pad, "pad", "conv", 0)
     _conv_out("conv", x, w, stride, pad)
+    _padded_fits(x, pad, "conv")
     xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
     return _add_bias(_correlate_valid(xp, w, stride), b)
 
@@ -327,24 +534,116 @@ def conv_backward(dz, x, w, stride=1, pad=0):
     if dz.shape != want:
         raise LengthError(f"conv_backward: dz.shape must be the shape of "
                           f"conv(x, w) = {want}; got dz.shape={dz.shape}")
+    _padded_fits(x, pad, "conv_backward")
     xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
-    dw = _weight_gradient(xp, dz, kh, kw, stride)
-    spread = _pad_hw(dz, (kh - 1, kw - 1), (kh - 1, kw - 1), stride)
-    dxp = _correlate_valid(spread, rot180(w).swapaxes(2, 3), 1)
+    dxp, dw = _conv_gradients(xp, dz, w, stride)
     dx = dxp[..., pad:pad + x.shape[-3], pad:pad + x.shape[-2], :]
     db = dz.reshape(-1, k).sum(axis=0)
     return dx, dw, db
 
 
+def _conv_gradients(xp, dz, w, stride):
+    """``(dxp, dw)`` of the valid correlation of ``xp`` with ``w``: the two contractions of dz.
+
+    ``dxp`` is the full correlation of ``dz`` (dilated by the stride) with
+    ``⊖⌽w``, its channel axes swapped; ``dw`` is :func:`_weight_gradient`.
+    At stride 1 both read one array: ``dz`` framed in zeros, ``kh − 1``
+    rows above and below and ``kw − 1`` columns on the left, each row as
+    wide as ``xp``'s, so that raveled it serves :func:`_rows_product` as the
+    padded image of ``dx`` (a right edge wraps into the next row's zeros)
+    and, shifted by ``(kh − 1)·W + kw − 1`` rows, lines ``dz`` up with the
+    raveled ``xp`` for :func:`_weight_gradient_rows` (the wrapped columns
+    and the rows past ``Ho`` read zeros).
+    """
+    kh, kw, c, k = w.shape
+    back = rot180(w).swapaxes(2, 3)
+    if _pair(stride) != (1, 1) or k < _ROWS_LEAST_CHANNELS or dz.size == 0:
+        spread = _pad_hw(dz, (kh - 1, kw - 1), (kh - 1, kw - 1), stride)
+        return _correlate_valid(spread, back, 1), _weight_gradient(xp, dz, kh, kw, stride)
+    f, h, width, _ = _one_frame(xp).shape
+    pixels, head = f * h * width, (kh - 1) * width
+    framed = np.zeros(((f * h + kh - 1) * width + kw - 1, k), dz.dtype)
+    framed[head:head + pixels].reshape(f, h, width, k)[:, :dz.shape[-3], kw - 1:] = _one_frame(dz)
+    dxp = np.empty((pixels, c), np.result_type(dz, w))
+    if k >= _TAPS_LEAST_CHANNELS:
+        _taps_product(framed, back, width, dxp)
+    else:
+        for _ in _rows_product(framed, back, width, pixels, dxp.dtype, out=dxp):
+            pass                                          # each block lands in dxp
+    if c >= _ROWS_LEAST_CHANNELS:
+        grads = framed[head + kw - 1:head + kw - 1 + pixels]
+        dw = _weight_gradient_rows(xp, grads, kh, kw, np.result_type(xp, dz))
+    else:
+        dw = _weight_gradient(xp, dz, kh, kw, stride)
+    return dxp.reshape(xp.shape[:-1] + (c,)), dw
+
+
+def _taps_product(flat, w, width, out):
+    """``out[r] = Σ_ab flat[r + a·width + b] +.× w[a,b]``: one product per tap, no copy.
+
+    The sum of ``kh·kw`` shifted products: each tap reads a contiguous run
+    of rows of ``flat`` in place, and ``w[a,b]`` is taken as it is (a
+    transposed view is fine: BLAS reads it either way). A block of rows at
+    a time, the later taps added in while the block is in cache.
+    """
+    kh, kw, _, k = w.shape
+    count, dtype = out.shape[0], out.dtype
+    taps = w.astype(dtype, copy=False)
+    step = min(count, max(1, _BLOCK_BYTES // (k * dtype.itemsize)))
+    part = np.empty((step, k), dtype)
+    for r0 in range(0, count, step):
+        n = min(step, count - r0)
+        acc = out[r0:r0 + n]
+        for a in range(kh):
+            for b in range(kw):
+                rows = flat[r0 + a * width + b:r0 + a * width + b + n]
+                if a == b == 0:
+                    np.matmul(rows, taps[a, b], out=acc)
+                else:
+                    np.matmul(rows, taps[a, b], out=part[:n])
+                    acc += part[:n]
+    return out
+
+
 def _weight_gradient(xp, dz, kh, kw, stride):
     """``dw[a,b,c,k] = Σ_ij dz[i,j,k] × xp[i·s+a, j·s+b, c]``: windows ``+.×`` dz.
 
-    The windows raveled as in :func:`_correlate_valid`, then their transpose
-    times ``dz`` as a ``(…·Ho·Wo, K)`` matrix.
+    ``(⍉cols)+.×dz`` summed over blocks of output positions, the same
+    blocks of windows as :func:`_correlate_windows` copies.
     """
+    dtype = np.result_type(xp, dz)
     c, k = xp.shape[-1], dz.shape[-1]
-    cols = _windows_hw(xp, kh, kw, stride).reshape(-1, kh * kw * c)
-    return inner(np.add, np.multiply, cols.T, dz.reshape(-1, k)).reshape(kh, kw, c, k)
+    dw = np.zeros((kh * kw * c, k), dtype)
+    if dz.size and xp.size:
+        grads = dz.reshape(-1, k)
+        for start, stop, cols in _windows_in_blocks(xp, kh, kw, stride, dtype):
+            dw += cols.T @ grads[start:stop]
+    return dw.reshape(kh, kw, c, k)
+
+
+def _weight_gradient_rows(xp, grads, kh, kw, dtype):
+    """Stride-1 ``dw``: ``dw[a] = Σ_r ⍉wide[r + a·W] +.× grads[r]``, the adjoint of :func:`_rows_product`.
+
+    ``grads`` is ``dz`` laid on the input's raveled pixel grid (zeros where
+    no output pixel is: the wrapped columns and the rows past ``Ho``), see
+    :func:`_conv_gradients`. The same blocks of kw-wide rows are copied as
+    in the forward pass, and each kernel row's ``(kw·C, K)`` slab of ``dw``
+    takes one product per block.
+    """
+    f, h, width, c = _one_frame(xp).shape
+    k = grads.shape[-1]
+    wide = _kernel_rows(_raveled(xp), kw)
+    halo = (kh - 1) * width
+    count = wide.shape[0] - halo
+    dw = np.zeros((kh, kw * c, k), dtype)
+    step = _rows_per_block(halo, kw * c, dtype.itemsize)
+    buf = np.empty((min(step, count) + halo, kw * c), dtype)
+    for r0 in range(0, count, step):
+        n = min(step, count - r0)
+        block = _rows_block(wide, r0, n + halo, buf)
+        for a in range(kh):
+            dw[a] += block[a * width:a * width + n].T @ grads[r0:r0 + n]
+    return dw.reshape(kh, kw, c, k)
 
 
 # ------------------------------------------------------------------ ReLU
@@ -360,7 +659,7 @@ def relu(z):
     >>> relu(np.array([-2, 0, 3]))
     array([0, 0, 3])
     """
-    return np.maximum(_array(z, "z", "relu"), 0)
+    return np.maximum(_values(z, "z", "relu"), 0)
 
 
 def relu_backward(dy, z):
@@ -373,7 +672,7 @@ def relu_backward(dy, z):
     >>> relu_backward(np.array([5., 5., 5.]), np.array([-1., 0., 2.]))
     array([0., 0., 5.])
     """
-    dy, z = _array(dy, "dy", "relu_backward"), _array(z, "z", "relu_backward")
+    dy, z = _real(dy, "dy", "relu_backward"), _values(z, "z", "relu_backward")
     _same_shape(dy, z, ("dy", "z"), "relu_backward")
     return dy * (z > 0)
 
@@ -389,6 +688,12 @@ def _pool_sizes(x, size, stride, func):
         raise DomainError(f"{func}: size={size} is larger than the image's "
                           f"(H, W)=({h}, {w}); x.shape={x.shape}")
     return size, stride
+
+
+def _pooled_shape(x, size, stride):
+    """``(…, Ho, Wo, C)`` of :func:`maxpool`: ``Ho = (H − size)//stride + 1``."""
+    h, w, c = x.shape[-3:]
+    return _frame(x) + ((h - size) // stride + 1, (w - size) // stride + 1, c)
 
 
 def maxpool(x, size=2, stride=2):
@@ -424,10 +729,26 @@ def maxpool(x, size=2, stride=2):
     array([[4, 5],
            [7, 2]])
     """
-    x = _image(x, "x", "maxpool")
+    x = _image(x, "x", "maxpool", exact=True)
     size, stride = _pool_sizes(x, size, stride, "maxpool")
-    win = _windows_hw(x, size, size, stride)
-    return reduce(np.maximum, reduce(np.maximum, win, axis=-2), axis=-2)
+    if x.size == 0:                      # an empty batch: no windows to read
+        return np.zeros(_pooled_shape(x, size, stride), x.dtype)
+    return _window_max(_windows_hw(x, size, size, stride))
+
+
+def _window_max(win):
+    """``⌈/,`` of each window of ``win``, ``(…, Ho, Wo, s, s, C)`` → ``(…, Ho, Wo, C)``.
+
+    Folded one window offset at a time (``s·s`` passes over a plane of
+    contiguous channel rows), rather than reducing the short, strided
+    window axes.
+    """
+    top = win[..., 0, 0, :].copy()
+    for a in range(win.shape[-3]):
+        for b in range(win.shape[-2]):
+            if a or b:
+                np.maximum(top, win[..., a, b, :], out=top)
+    return top
 
 
 def maxpool_backward(dy, x, size=2, stride=2):
@@ -464,16 +785,37 @@ def maxpool_backward(dy, x, size=2, stride=2):
     x = _image(x, "x", "maxpool_backward")
     dy = _image(dy, "dy", "maxpool_backward")
     size, stride = _pool_sizes(x, size, stride, "maxpool_backward")
-    win = _windows_hw(x, size, size, stride)
-    want = win.shape[:-3] + x.shape[-1:]
+    want = _pooled_shape(x, size, stride)
     if dy.shape != want:
         raise LengthError(f"maxpool_backward: dy.shape must be the shape of "
                           f"maxpool(x) = {want}; got dy.shape={dy.shape}")
-    flat = win.reshape(win.shape[:-3] + (size * size, x.shape[-1]))
-    first = np.argmax(flat, axis=-2)
-    mask = outer(np.equal, np.arange(size * size), first)   # (s·s, …, Ho, Wo, C)
-    routed = np.moveaxis(mask, 0, -2) * dy[..., None, :]
-    return _scatter_windows(routed.reshape(win.shape), x.shape[-3:-1], stride)
+    if x.size == 0:                      # an empty batch: nothing to route
+        return np.zeros(x.shape, dy.dtype)
+    win = _windows_hw(x, size, size, stride)
+    return _route_to_first_max(dy, win, x.shape, stride)
+
+
+def _route_to_first_max(dy, win, shape, stride):
+    """``dy`` sent to the first maximum of each window of ``win``, ``(…, Ho, Wo, s, s, C)``.
+
+    The window offsets ``(a, b)`` are visited in row-major order; each takes
+    the windows whose maximum it holds and that no earlier offset took
+    (``hit←(v=⌈/w)∧~taken``), so a tie goes to the first. One pass over a
+    plane per offset, no ``(s·s)``-fold mask; overlapping windows add.
+    """
+    *_, ho, wo, size, _, _ = win.shape
+    top = _window_max(win)
+    taken = np.zeros(top.shape, bool)
+    hit = np.empty(top.shape, bool)
+    dx = np.zeros(shape, dy.dtype)
+    for a in range(size):
+        for b in range(size):
+            np.equal(win[..., a, b, :], top, out=hit)
+            np.greater(hit, taken, out=hit)                  # hit ∧ ~taken
+            taken |= hit
+            plane = dx[..., a:a + (ho - 1) * stride + 1:stride, b:b + (wo - 1) * stride + 1:stride, :]
+            np.add(plane, dy * hit, out=plane)               # 0 + (−0) is +0 where not hit
+    return dx
 
 
 # ---------------------------------------------------------------- up-conv
@@ -581,6 +923,9 @@ def upconv_backward(dy, x, w):
     if dy.shape != want:
         raise LengthError(f"upconv_backward: dy.shape must be the shape of "
                           f"upconv(x, w) = {want}; got dy.shape={dy.shape}")
+    if x.size == 0:                      # an empty batch (or image): zero gradients
+        dtype = np.result_type(dy, w)
+        return np.zeros(x.shape, dtype), np.zeros(w.shape, dtype), np.zeros(k, dtype)
     dx = _correlate_valid(dy, w.swapaxes(2, 3), (kh, kw))
     blocks = _windows_hw(dy, kh, kw, (kh, kw)).reshape(-1, kh * kw * k)
     dw = inner(np.add, np.multiply, x.reshape(-1, c).T, blocks)
@@ -645,7 +990,7 @@ def crop(x, hw):
     array([[ 4,  5,  6],
            [ 8,  9, 10]])
     """
-    x = _image(x, "x", "crop")
+    x = _image(x, "x", "crop", exact=True)
     h, w = _hw(hw, "crop")
     if h > x.shape[-3] or w > x.shape[-2]:
         raise DomainError(f"crop: hw={(h, w)} must fit inside x's (H, W)="
@@ -677,8 +1022,10 @@ def crop_backward(dy, hw):
            [1., 1., 0.],
            [0., 0., 0.]])
     """
-    dy = _image(dy, "dy", "crop_backward")
+    dy = _image(dy, "dy", "crop_backward", exact=True)
     big = _hw(hw, "crop_backward")
+    _fits(_frame(dy) + big + dy.shape[-1:], dy.dtype, "crop_backward",
+          f"the gradient padded to hw={big}")
     small = dy.shape[-3:-1]
     if small[0] > big[0] or small[1] > big[1]:
         raise DomainError(f"crop_backward: hw={big} must be at least dy's (h, w)="
@@ -715,7 +1062,7 @@ def concat(skip, up):
     >>> concat(np.zeros((1, 1, 2)), np.ones((1, 1, 1)))
     array([[[0., 0., 1.]]])
     """
-    skip, up = _image(skip, "skip", "concat"), _image(up, "up", "concat")
+    skip, up = _image(skip, "skip", "concat", True), _image(up, "up", "concat", True)
     if skip.shape[:-1] != up.shape[:-1]:
         raise LengthError(f"concat: skip and up must agree in all but the channel "
                           f"axis; got skip.shape={skip.shape}, up.shape={up.shape}")
@@ -745,7 +1092,7 @@ def concat_backward(dy, channels):
     >>> dskip, dup
     (array([[[0., 1.]]]), array([[[2.]]]))
     """
-    dy = _image(dy, "dy", "concat_backward")
+    dy = _image(dy, "dy", "concat_backward", exact=True)
     channels = _count(channels, "channels", "concat_backward", 0)
     if channels > dy.shape[-1]:
         raise DomainError(f"concat_backward: channels={channels} must be at most "
@@ -786,12 +1133,24 @@ def softmax(a):
     >>> softmax(np.log([[1., 3.]]))
     array([[0.25, 0.75]])
     """
-    a = _array(a, "a", "softmax")
-    if a.ndim < 1:
-        raise RankError(f"softmax: a must have at least one axis (the classes); "
-                        f"got a.shape={a.shape}")
+    a = _classes(_real(a, "a", "softmax"), "softmax")
     e = np.exp(a - a.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def _classes(a, func):
+    """Logits ``a`` with a class axis of at least one class."""
+    if a.ndim < 1 or a.shape[-1] == 0:
+        raise RankError(f"{func}: a must have a last axis of at least one class, "
+                        f"shape (…, K) with K >= 1; got a.shape={a.shape}")
+    return a
+
+
+def _nonempty(x, name, func):
+    """A mean over no items would be 0/0: refuse it rather than return NaN."""
+    if x.size == 0:
+        raise DomainError(f"{func}: {name} must hold at least one item to average "
+                          f"over; got {name}.shape={x.shape}")
 
 
 def _labels(labels, a, func):
@@ -860,18 +1219,16 @@ def softmax_cross_entropy(a, labels, weights=None):
     array([[-0.25,  0.25],
            [ 0.5 , -0.5 ]])
     """
-    a = _array(a, "a", "softmax_cross_entropy")
-    if a.ndim < 1:
-        raise RankError(f"softmax_cross_entropy: a must have at least one axis "
-                        f"(the classes); got a.shape={a.shape}")
+    a = _classes(_real(a, "a", "softmax_cross_entropy"), "softmax_cross_entropy")
     labels = _labels(labels, a, "softmax_cross_entropy")
+    _nonempty(labels, "labels", "softmax_cross_entropy")
     logp = _log_softmax(a)
     onehot = outer(np.equal, labels, np.arange(a.shape[-1]))
     picked = reduce(np.add, onehot * logp)                   # log p of each label
     n = labels.size
     if weights is None:
         return -picked.sum() / n, (np.exp(logp) - onehot) / n
-    weights = _array(weights, "weights", "softmax_cross_entropy")
+    weights = _real(weights, "weights", "softmax_cross_entropy")
     if weights.shape != labels.shape:
         raise LengthError(f"softmax_cross_entropy: weights.shape must equal "
                           f"labels.shape = {labels.shape}; got "
@@ -894,7 +1251,7 @@ def sigmoid(x):
     >>> sigmoid(np.array([-1000., 0., 1000.]))
     array([0. , 0.5, 1. ])
     """
-    x = _array(x, "x", "sigmoid")
+    x = _real(x, "x", "sigmoid")
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1, e) / (1 + e)
 
@@ -909,7 +1266,7 @@ def sigmoid_backward(dy, y):
     >>> sigmoid_backward(np.array([1.]), np.array([0.5]))
     array([0.25])
     """
-    dy, y = _array(dy, "dy", "sigmoid_backward"), _array(y, "y", "sigmoid_backward")
+    dy, y = _real(dy, "dy", "sigmoid_backward"), _real(y, "y", "sigmoid_backward")
     _same_shape(dy, y, ("dy", "y"), "sigmoid_backward")
     return dy * y * (1 - y)
 
@@ -924,7 +1281,7 @@ def softplus(x):
     >>> softplus(np.array([-1000., 0., 1000.]))
     array([0.00000000e+00, 6.93147181e-01, 1.00000000e+03])
     """
-    x = _array(x, "x", "softplus")
+    x = _real(x, "x", "softplus")
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
@@ -938,7 +1295,7 @@ def softplus_backward(dy, x):
     >>> softplus_backward(np.array([2.]), np.array([0.]))
     array([1.])
     """
-    dy, x = _array(dy, "dy", "softplus_backward"), _array(x, "x", "softplus_backward")
+    dy, x = _real(dy, "dy", "softplus_backward"), _real(x, "x", "softplus_backward")
     _same_shape(dy, x, ("dy", "x"), "softplus_backward")
     return dy * sigmoid(x)
 
@@ -977,8 +1334,9 @@ def binary_cross_entropy(p, y):
     >>> print(round(float(loss), 6), dp)
     0.693147 [-1.  1.]
     """
-    p, y = _array(p, "p", "binary_cross_entropy"), _array(y, "y", "binary_cross_entropy")
+    p, y = _real(p, "p", "binary_cross_entropy"), _real(y, "y", "binary_cross_entropy")
     _same_shape(p, y, ("p", "y"), "binary_cross_entropy")
+    _nonempty(p, "p", "binary_cross_entropy")
     if p.size and not (np.all(p > 0) and np.all(p < 1)):
         raise DomainError(f"binary_cross_entropy: p must lie in the open interval "
                           f"(0, 1); got values from {p.min()} to {p.max()}; "
@@ -1005,9 +1363,10 @@ def binary_cross_entropy_with_logits(z, y):
     >>> print(float(loss), dz)
     500.0 [ 0.  -0.5]
     """
-    z = _array(z, "z", "binary_cross_entropy_with_logits")
-    y = _array(y, "y", "binary_cross_entropy_with_logits")
+    z = _real(z, "z", "binary_cross_entropy_with_logits")
+    y = _real(y, "y", "binary_cross_entropy_with_logits")
     _same_shape(z, y, ("z", "y"), "binary_cross_entropy_with_logits")
+    _nonempty(z, "z", "binary_cross_entropy_with_logits")
     n = z.size
     return (softplus(z) - y * z).sum() / n, (sigmoid(z) - y) / n
 
@@ -1028,8 +1387,9 @@ def mse(yhat, y):
     >>> print(float(loss), d)
     2.0 [0. 2.]
     """
-    yhat, y = _array(yhat, "yhat", "mse"), _array(y, "y", "mse")
+    yhat, y = _real(yhat, "yhat", "mse"), _real(y, "y", "mse")
     _same_shape(yhat, y, ("yhat", "y"), "mse")
+    _nonempty(y, "y", "mse")
     d = yhat - y
     return (d * d).sum() / y.size, 2 * d / y.size
 
@@ -1056,7 +1416,7 @@ def dense(x, w, b=None):
     >>> dense(np.array([1., 2.]), np.array([[1., 0.], [1., 1.]]), np.array([0., 10.]))
     array([ 3., 12.])
     """
-    x, w = _array(x, "x", "dense"), _array(w, "w", "dense")
+    x, w = _real(x, "x", "dense"), _real(w, "w", "dense")
     if x.ndim < 1 or w.ndim != 2:
         raise RankError(f"dense: x must have shape (…, N) and w shape (N, M); "
                         f"got x.shape={x.shape}, w.shape={w.shape}")
@@ -1094,8 +1454,8 @@ def dense_backward(dy, x, w):
     >>> print(dxy, dz.item())
     [-4. -4.] 3.0
     """
-    x, w = _array(x, "x", "dense_backward"), _array(w, "w", "dense_backward")
-    dy = _array(dy, "dy", "dense_backward")
+    x, w = _real(x, "x", "dense_backward"), _real(w, "w", "dense_backward")
+    dy = _real(dy, "dy", "dense_backward")
     if x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[0]:
         raise LengthError(f"dense_backward: x must have shape (…, N) and w shape "
                           f"(N, M); got x.shape={x.shape}, w.shape={w.shape}")
@@ -1105,8 +1465,9 @@ def dense_backward(dy, x, w):
                           f"dense(x, w) = {want}; got dy.shape={dy.shape}")
     n, m = w.shape
     dx = inner(np.add, np.multiply, dy, w.T)
-    dw = inner(np.add, np.multiply, x.reshape(-1, n).T, dy.reshape(-1, m))
-    return dx, dw, dy.reshape(-1, m).sum(axis=0)
+    rows = int(np.prod(x.shape[:-1]))     # not -1: ambiguous when a size is 0
+    dw = inner(np.add, np.multiply, x.reshape(rows, n).T, dy.reshape(rows, m))
+    return dx, dw, dy.reshape(rows, m).sum(axis=0)
 
 
 def flatten(x):
@@ -1120,8 +1481,8 @@ def flatten(x):
     array([[0, 1, 2, 3],
            [4, 5, 6, 7]])
     """
-    x = _image(x, "x", "flatten")
-    return x.reshape(_frame(x) + (-1,))
+    x = _image(x, "x", "flatten", exact=True)
+    return x.reshape(_frame(x) + (x.shape[-3] * x.shape[-2] * x.shape[-1],))
 
 
 def flatten_backward(dy, shape):
@@ -1135,8 +1496,10 @@ def flatten_backward(dy, shape):
     array([[0, 1],
            [2, 3]])
     """
-    dy = _array(dy, "dy", "flatten_backward")
-    shape = tuple(int(s) for s in shape)
+    dy = _values(dy, "dy", "flatten_backward")
+    shape = _ints(shape, "shape", "flatten_backward")
+    if any(s < 0 for s in shape):
+        raise DomainError(f"flatten_backward: shape must be non-negative; got shape={shape}")
     if len(shape) < 3 or dy.shape != shape[:-3] + (int(np.prod(shape[-3:])),):
         raise LengthError(f"flatten_backward: dy.shape must be the shape of "
                           f"flatten(x) for x.shape={shape}, i.e. "
@@ -1152,10 +1515,13 @@ _MODES = ("valid", "full", "same")
 
 
 def _plane_and_kernel(x, k, mode, func):
-    x, k = _array(x, "x", func), _array(k, "k", func)
+    x, k = _real(x, "x", func), _real(k, "k", func)
     if x.ndim < 2 or k.ndim != 2:
         raise RankError(f"{func}: x must have shape (…, H, W) and k shape (kh, kw); "
                         f"got x.shape={x.shape}, k.shape={k.shape}")
+    if min(k.shape) < 1:
+        raise DomainError(f"{func}: k must have at least one row and column; "
+                          f"got k.shape={k.shape}")
     if mode not in _MODES:
         raise DomainError(f"{func}: mode must be one of {_MODES}; got mode={mode!r}")
     if mode == "valid" and (k.shape[0] > x.shape[-2] or k.shape[1] > x.shape[-1]):
@@ -1209,14 +1575,14 @@ def correlate(x, k, mode="valid"):
 
     >>> x = np.array([[1, 6, 2], [5, 3, 1], [7, 0, 4]])
     >>> k = np.array([[1, 2], [-1, 0]])
-    >>> correlate(x, k)
-    array([[8, 7],
-           [4, 5]])
+    >>> correlate(x, k)                          # integers promoted to float64
+    array([[8., 7.],
+           [4., 5.]])
     >>> correlate(x, k, mode="full")
-    array([[ 0, -1, -6, -2],
-           [ 2,  8,  7,  1],
-           [10,  4,  5, -3],
-           [14,  7,  8,  4]])
+    array([[ 0., -1., -6., -2.],
+           [ 2.,  8.,  7.,  1.],
+           [10.,  4.,  5., -3.],
+           [14.,  7.,  8.,  4.]])
     """
     x, k = _plane_and_kernel(x, k, mode, "correlate")
     kh, kw = k.shape
@@ -1248,8 +1614,8 @@ def convolve(x, k, mode="valid"):
 
     >>> x = np.array([[1, 6, 2], [5, 3, 1], [7, 0, 4]])
     >>> convolve(x, np.array([[1, 2], [-1, 0]]))
-    array([[ 7,  5],
-           [11,  3]])
+    array([[ 7.,  5.],
+           [11.,  3.]])
     """
     x, k = _plane_and_kernel(x, k, mode, "convolve")
     return correlate(x, rot180(k), mode)
@@ -1282,10 +1648,16 @@ def gaussian_kernel(size, sigma):
      0.00038771]
     """
     size = _count(size, "size", "gaussian_kernel", 1)
+    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"gaussian_kernel: sigma must be a real number; got sigma={sigma!r}")
     if not np.isfinite(sigma) or sigma <= 0:
         raise DomainError(f"gaussian_kernel: sigma must be a positive number; got sigma={sigma!r}")
+    _fits((size, size), np.float64, "gaussian_kernel", f"the kernel of size={size}")
     u = np.arange(size) - (size - 1) / 2
-    e = np.exp(-outer(np.add, u * u, u * u) / (2 * sigma * sigma))
+    q = outer(np.add, u * u, u * u)
+    # shifted by the smallest exponent and divided by σ twice, so that neither
+    # σ² underflowing nor every exp underflowing (an even size, tiny σ) gives 0/0
+    e = np.exp(-((q - q.min()) / sigma) / sigma / 2)
     return e / e.sum()
 
 
@@ -1343,10 +1715,10 @@ def sobel_gradient(image):
     >>> print(np.round(direction[1], 4))
     [0.     0.     0.     3.1416]
     """
-    image = _array(image, "image", "sobel_gradient")
+    image = _real(image, "image", "sobel_gradient")
     if image.ndim < 2:
         raise RankError(f"sobel_gradient: image must have shape (…, H, W); "
                         f"got image.shape={image.shape}")
-    gx, gy = sobel()
+    gx, gy = (g.astype(image.dtype) for g in sobel())   # float32 stays float32
     sx, sy = correlate(image, gx, "same"), correlate(image, gy, "same")
     return np.hypot(sx, sy), np.arctan2(sy, sx)

@@ -27,7 +27,7 @@ import tempfile
 import numpy as np
 
 from . import layers
-from .apl import DomainError, LengthError, RankError
+from .apl import DomainError, LengthError, RankError, _array, _fits
 
 __all__ = [
     "UNet", "SGD", "output_size", "valid_input_sizes", "input_size_for",
@@ -44,11 +44,15 @@ DTYPES = ("float32", "float64")
 # ------------------------------------------------------------------ sizes
 
 
+MAX_DEPTH = 24
+"""Deeper nets would need inputs of more than 2**26 pixels a side."""
+
+
 def _check_depth(depth, func):
     if not isinstance(depth, (int, np.integer)) or isinstance(depth, bool):
         raise TypeError(f"{func}: depth must be an integer; got {depth!r}")
-    if depth < 1:
-        raise DomainError(f"{func}: depth must be at least 1; got {depth}")
+    if not 1 <= depth <= MAX_DEPTH:
+        raise DomainError(f"{func}: depth must be in 1…{MAX_DEPTH}; got {depth}")
     return int(depth)
 
 
@@ -123,6 +127,8 @@ def check_input_size(n, depth, what="input size"):
     depth = _check_depth(depth, "check_input_size")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"{what} must be an integer; got {n!r}")
+    if n > 2 ** 26:
+        raise DomainError(f"{what} {n} is more than 2**26 pixels; no image is that large")
     if _walk(int(n), depth) is None:
         lo, hi = _nearest(int(n), depth)
         raise DomainError(f"{what} {n} is not valid for a depth-{depth} U-Net (the size must "
@@ -164,6 +170,9 @@ def input_size_for(out, depth=5):
     (572, 588, 44)
     """
     depth = _check_depth(depth, "input_size_for")
+    if not isinstance(out, (int, np.integer)) or isinstance(out, bool) or not 1 <= out <= 2 ** 26:
+        raise DomainError(f"input_size_for: out must be an integer in 1…2**26 (pixels a "
+                          f"side); got out={out!r}")
     return next(n for n in valid_input_sizes(depth, out + 16 * 2 ** depth + 8)
                 if _walk(n, depth) >= out)
 
@@ -206,6 +215,28 @@ def read_npz(path):
 
 
 # ----------------------------------------------------------------- UNet
+
+
+def _relu_in_place(z):
+    """:func:`layers.relu` written over ``z``, a convolution's fresh output: one array fewer per layer."""
+    return np.maximum(z, 0, out=z)
+
+
+def _relu_backward_in_place(dy, y):
+    """:func:`layers.relu_backward` written over ``dy``, a gradient the backward pass made itself.
+
+    ``y`` is the ReLU's output; ``y > 0`` is ``z > 0``.
+    """
+    return np.multiply(dy, y > 0, out=dy)
+
+
+def _fits_parameters(depth, width, in_channels, classes, dtype):
+    """Refuse, before allocating them, weights that memory cannot hold."""
+    count = sum(9 * c_in * c + 9 * c * c for c_in, c in
+                zip([in_channels] + [width * 2 ** l for l in range(depth - 1)],
+                    [width * 2 ** l for l in range(depth)]))
+    count += sum(35 * (width * 2 ** l) ** 2 for l in range(depth - 1)) + width * classes
+    _fits((count,), dtype, "UNet", f"the weights of depth={depth}, width={width}")
 
 
 class UNet:
@@ -271,6 +302,7 @@ class UNet:
         dtype = np.dtype(dtype)
         if dtype.name not in DTYPES:
             raise TypeError(f"UNet: dtype must be float32 or float64; got {dtype}")
+        _fits_parameters(depth, int(width), int(in_channels), int(classes), dtype)
         self.config = {"depth": depth, "width": int(width), "in_channels": int(in_channels),
                        "classes": int(classes), "bias": bool(bias), "init": init,
                        "seed": int(seed), "dtype": dtype.name}
@@ -368,11 +400,18 @@ class UNet:
                               f"{self.in_channels}; got x.shape={x.shape}")
         for axis, what in ((-3, "height"), (-2, "width")):
             check_input_size(x.shape[axis], self.depth, f"{func}: x {what}")
+        if not np.isfinite(x).all():
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise DomainError(f"{func}: x must be finite; got {x[where]} at index {where} "
+                              f"of x.shape={x.shape}")
 
     def _check_labels(self, labels, weights, out_shape, func):
-        labels = np.asarray(labels)
+        labels = _array(labels, "labels", func)
         if not np.issubdtype(labels.dtype, np.integer):
             raise TypeError(f"{func}: labels must be integers; got dtype {labels.dtype}")
+        if labels.size == 0:
+            raise DomainError(f"{func}: labels must hold at least one pixel to average the "
+                              f"loss over; got labels.shape={labels.shape}")
         if labels.shape != out_shape:
             raise LengthError(f"{func}: labels must have the output's shape {out_shape} "
                               f"(input minus {12 * 2 ** (self.depth - 1) - 8} pixels per side "
@@ -383,7 +422,9 @@ class UNet:
                               f"(classes={self.classes}); got {bad}")
         if weights is None:
             return labels, None
-        weights = np.asarray(weights)
+        weights = _array(weights, "weights", func)
+        if weights.dtype.kind not in "biuf":
+            raise TypeError(f"{func}: weights must be real numbers; got dtype {weights.dtype}")
         if weights.shape != out_shape:
             raise LengthError(f"{func}: weights must have the labels' shape {out_shape}; "
                               f"got {weights.shape}")
@@ -399,7 +440,7 @@ class UNet:
     def _double_conv(self, name, h, tape):
         for i in (0, 1):
             x = h
-            h = layers.relu(self._conv(f"{name}.conv{i}", x))
+            h = _relu_in_place(self._conv(f"{name}.conv{i}", x))
             if tape is not None:
                 tape[f"{name}.conv{i}"] = (x, h)  # the input, and the ReLU output (its mask)
         return h
@@ -457,20 +498,26 @@ class UNet:
     def _level_output(self, name, tape):
         return tape[f"{name}.conv1"][1]
 
-    def _conv_backward(self, name, dz, x, grads):
-        dx, dw, db = layers.conv_backward(dz, x, self.params[name + ".w"])
+    def _conv_backward(self, name, dz, x, grads, input_grad=True):
+        w = self.params[name + ".w"]
+        if input_grad:
+            dx, dw, db = layers.conv_backward(dz, x, w)
+        else:   # the network's input: its gradient (a 64→1 full correlation) is not wanted
+            dx, dw = None, layers._weight_gradient(x, dz, w.shape[0], w.shape[1], 1)
+            db = dz.reshape(-1, dz.shape[-1]).sum(axis=0)
         grads[name + ".w"] = dw
         if self.bias:
             grads[name + ".b"] = db
         return dx
 
-    def _double_conv_backward(self, name, dh, tape, grads):
+    def _double_conv_backward(self, name, dh, tape, grads, input_grad=True):
         for i in (1, 0):
             x, y = tape[f"{name}.conv{i}"]
-            dh = self._conv_backward(f"{name}.conv{i}", layers.relu_backward(dh, y), x, grads)
+            dh = self._conv_backward(f"{name}.conv{i}", _relu_backward_in_place(dh, y), x, grads,
+                                     input_grad or i == 1)
         return dh
 
-    def _backward(self, dlogits, tape):
+    def _backward(self, dlogits, tape, input_grad=True):
         grads = {}
         top = "up0" if self.depth > 1 else "bottom"
         dh = self._conv_backward("out.conv", dlogits, self._level_output(top, tape), grads)
@@ -479,18 +526,19 @@ class UNet:
             dc = self._double_conv_backward(f"up{level}", dh, tape, grads)
             skip = self._level_output(f"down{level}", tape)
             dskip, du = layers.concat_backward(dc, skip.shape[-1])
-            dskips.append(layers.crop_backward(dskip, skip.shape[-3:-1]))
+            dskips.append(dskip.copy())      # not a view: lets the rest of dc go
             below = "bottom" if level == self.depth - 2 else f"up{level + 1}"
             dh, dw, db = layers.upconv_backward(du, self._level_output(below, tape),
                                                 self.params[f"up{level}.upconv.w"])
             grads[f"up{level}.upconv.w"] = dw
             if self.bias:
                 grads[f"up{level}.upconv.b"] = db
-        dh = self._double_conv_backward("bottom", dh, tape, grads)
+        dh = self._double_conv_backward("bottom", dh, tape, grads, input_grad or self.depth > 1)
         for level in reversed(range(self.depth - 1)):
             skip = self._level_output(f"down{level}", tape)
-            dh = layers.maxpool_backward(dh, skip) + dskips[level]
-            dh = self._double_conv_backward(f"down{level}", dh, tape, grads)
+            dh = layers.maxpool_backward(dh, skip)
+            layers.crop(dh, dskips[level].shape[-3:-1])[...] += dskips[level]  # crop_backward, added in place
+            dh = self._double_conv_backward(f"down{level}", dh, tape, grads, input_grad or level > 0)
         return {k: grads[k] for k in self.params}, dh
 
     def backward(self, dlogits, tape):
@@ -506,7 +554,7 @@ class UNet:
         dict of str → ndarray
             One entry per parameter, same names, shapes and dtype.
         """
-        return self._backward(dlogits, tape)[0]
+        return self._backward(dlogits, tape, input_grad=False)[0]
 
     def backward_with_input(self, dlogits, tape):
         """The parameters' gradients and the input's: ``(grads, dx)``."""
@@ -541,6 +589,11 @@ class UNet:
         DomainError
             A label outside ``0…classes−1``; negative or non-finite weights.
         """
+        logits = _array(logits, "logits", "UNet.loss")
+        if logits.ndim < 3 or logits.shape[-1] != self.classes or logits.dtype.kind != "f":
+            raise LengthError(f"UNet.loss: logits must be floats of shape (…, Ho, Wo, "
+                              f"classes={self.classes}); got logits.shape={logits.shape}, "
+                              f"dtype={logits.dtype}")
         labels, weights = self._check_labels(labels, weights, logits.shape[:-1], "UNet.loss")
         loss, dlogits = layers.softmax_cross_entropy(logits, labels, weights)
         return float(loss), dlogits
@@ -594,6 +647,9 @@ class UNet:
             if stored[k].shape != shape or stored[k].dtype != net.dtype:
                 raise LengthError(f"{source}: parameter {k} is {stored[k].dtype}{stored[k].shape} "
                                   f"but {net!r} has {net.dtype}{shape}")
+            if not np.isfinite(stored[k]).all():
+                raise DomainError(f"{source}: parameter {k} holds NaN or Inf values; got a "
+                                  f"damaged checkpoint (a diverged run keeps its last good one)")
             net.params[k] = np.array(stored[k])
         return net
 

@@ -1,34 +1,41 @@
-"""Speed of the fast layers: speed-up over their naive loops, GFLOP/s against matmul.
+"""Each layer of the U-Net, timed: GFLOP/s against numpy matmul, share of the step.
 
-    python benchmarks/layers.py            # as the environment is, then again
-                                           # with OPENBLAS_CORETYPE/L2_SIZE unset
-    python benchmarks/layers.py --once     # only as the environment is
+    python benchmarks/layers.py                    # 572/64/5 float32, both OpenBLAS settings
+    python benchmarks/layers.py --config 188/16/5 --repeat 5
+    python benchmarks/layers.py --naive            # also: speed-up over the naive loops
+    python benchmarks/layers.py --once             # only with the OpenBLAS variables as set
 
-The naive loops are far too slow at the stated sizes (a 3x3 conv at
-64x64x16 → 16 is 8.9 M multiply-adds, tens of seconds of Python per pass), so
-each naive twin is timed on a small case and scaled to the stated size by
-its work (multiply-adds, or items touched), which is what a loop's time is
-proportional to; the fast layer is timed at the stated size itself. Both the
-measured small-case ratio and the scaled one are printed.
+The layers are the ones a forward pass of ``aplnet.unet.UNet`` at the
+config (``size/width/depth``, batch 1) calls, with the shapes it calls them
+with, on random data; each is timed forward and backward (best of
+``--repeat`` after a warm-up), and each convolution's GFLOP/s is set
+against the practical roofline: numpy's matmul, in the same run, of the
+very matrix products the convolution amounts to (im2col, contiguous, built
+in advance): ``(Ho·Wo, kh·kw·C) @ (kh·kw·C, K)`` forward,
+``(H·W, kh·kw·K) @ (kh·kw·K, C)`` for dx and ``(kh·kw·C, Ho·Wo) @ (Ho·Wo, K)``
+for dw backward. A square 2048³ matmul is printed too.
 
-OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when it loads, so the
-second set of figures comes from a child process started without them.
+``--naive`` adds the older table: the fast layers against their loop
+twins in :mod:`aplnet.naive`, timed on a small case and scaled by work.
+
+Both OpenBLAS settings are measured in one command, each in a fresh process
+(see ``_env.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_info
 
-from aplnet import layers, naive
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _env  # noqa: E402
 
-BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+from aplnet import layers, naive  # noqa: E402
+from aplnet.unet import UNet  # noqa: E402
 
 
 def best_of(f, repeat):
@@ -42,141 +49,224 @@ def best_of(f, repeat):
     return min(times)
 
 
-def blas_description():
-    rows = [f"{i['internal_api']} {i.get('version')} kernel={i.get('architecture')} "
-            f"threads={i['num_threads']}"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    return "; ".join(rows) or "no BLAS found by threadpoolctl"
+def matmul_seconds(m, k, n, dtype, repeat, transpose_a=False):
+    """Best time of a contiguous ``(m, k) @ (k, n)`` (``a`` stored transposed if asked)."""
+    a = np.full((k, m) if transpose_a else (m, k), 0.5, dtype)   # values do not change BLAS's speed
+    b = np.full((k, n), 0.25, dtype)
+    left = a.T if transpose_a else a
+    return best_of(lambda: left @ b, repeat)
 
 
-def environment_line():
-    variables = " ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in BLAS_VARIABLES)
-    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-    return f"{variables}; load average {load} on {os.cpu_count()} cores"
+# ----------------------------------------------------- the network's layers
 
 
-def matmul_gflops(dtype, m, k, n, repeat):
+def network_calls(size, width, depth, dtype):
+    """``(kind, name, x shape, w shape)`` of every conv and up-conv a forward pass makes, in order."""
+    net = UNet(depth=depth, width=width, dtype=dtype)
+    calls, names = [], iter(name for name, _, _ in net.layout())
+    originals = layers.conv, layers.upconv
+
+    def spy(kind, original):
+        def call(x, w, *args, **kwargs):
+            calls.append((kind, next(names), x.shape, w.shape))
+            return original(x, w, *args, **kwargs)
+        return call
+
+    layers.conv, layers.upconv = spy("conv", layers.conv), spy("upconv", layers.upconv)
+    try:
+        net(np.zeros((1, size, size, 1), dtype))
+    finally:
+        layers.conv, layers.upconv = originals
+    return calls
+
+
+def conv_row(name, xs, ws, dtype, repeat):
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((m, k)).astype(dtype)
-    b = rng.standard_normal((k, n)).astype(dtype)
-    return 2 * m * k * n / best_of(lambda: a @ b, repeat) / 1e9
+    x = rng.standard_normal(xs, dtype=np.float32).astype(dtype)
+    w = (rng.standard_normal(ws, dtype=np.float32) * 0.05).astype(dtype)
+    kh, kw, c, k = ws
+    h, wd = xs[-3:-1]
+    ho, wo = h - kh + 1, wd - kw + 1
+    dz = rng.standard_normal(xs[:-3] + (ho, wo, k), dtype=np.float32).astype(dtype)
+    flops = 2 * ho * wo * kh * kw * c * k
+    fwd = best_of(lambda: layers.conv(x, w), repeat)
+    bwd = best_of(lambda: layers.conv_backward(dz, x, w), repeat)
+    mm_fwd = matmul_seconds(ho * wo, kh * kw * c, k, dtype, repeat)
+    mm_bwd = (matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat)
+              + matmul_seconds(kh * kw * c, ho * wo, k, dtype, repeat, transpose_a=True))
+    return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}", fwd=fwd, bwd=bwd,
+                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd)
 
 
-# ------------------------------------------------------------------ cases
-
-
-def conv_pass(lib, x, w, dz):
-    z = lib.conv(x, w)
-    return z, lib.conv_backward(dz, x, w)
-
-
-def conv_case(n, h, c, k, size, dtype):
-    """Arrays for a valid size×size conv of (n, h, h, c) → k, and its multiply-adds."""
+def upconv_row(name, xs, ws, dtype, repeat):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, h, h, c)).astype(dtype)
-    w = rng.standard_normal((size, size, c, k)).astype(dtype)
-    ho = h - size + 1
-    dz = rng.standard_normal((n, ho, ho, k)).astype(dtype)
-    return (x, w, dz), n * ho * ho * size * size * c * k
+    x = rng.standard_normal(xs, dtype=np.float32).astype(dtype)
+    w = (rng.standard_normal(ws, dtype=np.float32) * 0.05).astype(dtype)
+    kh, kw, c, k = ws
+    h, wd = xs[-3:-1]
+    dy = rng.standard_normal(xs[:-3] + (h * kh, wd * kw, k), dtype=np.float32).astype(dtype)
+    flops = 2 * h * wd * kh * kw * c * k
+    fwd = best_of(lambda: layers.upconv(x, w), repeat)
+    bwd = best_of(lambda: layers.upconv_backward(dy, x, w), repeat)
+    mm_fwd = matmul_seconds(h * wd, c, kh * kw * k, dtype, repeat)
+    mm_bwd = (matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat)
+              + matmul_seconds(c, h * wd, kh * kw * k, dtype, repeat, transpose_a=True))
+    return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}↑", fwd=fwd, bwd=bwd,
+                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd)
 
 
-def upconv_case(n, h, c, k, dtype):
+def other_rows(calls, dtype, repeat):
+    """The layers without a matrix product, each timed wherever the network calls it, summed by kind."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, h, h, c)).astype(dtype)
-    w = rng.standard_normal((2, 2, c, k)).astype(dtype)
-    dy = rng.standard_normal((n, 2 * h, 2 * h, k)).astype(dtype)
-    return (x, w, dy), n * h * h * 4 * c * k
+
+    def data(shape):
+        return rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+
+    def relu(xs, ws):
+        y = data(xs[:-3] + (xs[-3] - ws[0] + 1, xs[-2] - ws[1] + 1, ws[-1]))
+        return y.shape, (lambda: layers.relu(y)), (lambda: layers.relu_backward(y, y))
+
+    def maxpool(xs):
+        x = data(xs)
+        y = layers.maxpool(x)
+        return xs, (lambda: layers.maxpool(x)), (lambda: layers.maxpool_backward(y, x))
+
+    def copy_and_crop(skip_shape, up_shape):
+        skip, up = data(skip_shape), data(up_shape)
+        joined = layers.concat(layers.crop(skip, up_shape[-3:-1]), up)
+        return skip_shape, (lambda: layers.concat(layers.crop(skip, up_shape[-3:-1]), up)), \
+            (lambda: layers.crop_backward(layers.concat_backward(joined, skip_shape[-1])[0],
+                                          skip_shape[-3:-1]))
+
+    def loss(xs, ws):
+        a = data(xs[:-1] + (ws[-1],))
+        labels = rng.integers(0, ws[-1], xs[:-1])
+        weights = rng.random(xs[:-1]).astype(dtype)
+        return a.shape, (lambda: layers.softmax_cross_entropy(a, labels, weights)), (lambda: None)
+
+    places = {"relu": [], "maxpool": [], "crop+concat": [], "softmax cross-entropy": []}
+    skips = []
+    for i, (kind, name, xs, ws) in enumerate(calls):
+        if kind == "conv" and ws[0] > 1:
+            places["relu"].append(relu(xs, ws))
+            if name.endswith("conv1") and name.startswith("down"):
+                pooled = xs[:-3] + (xs[-3] - 2, xs[-2] - 2, ws[-1])
+                skips.append(pooled)
+                places["maxpool"].append(maxpool(pooled))
+        elif kind == "upconv":
+            up = xs[:-3] + (2 * xs[-3], 2 * xs[-2], ws[-1])
+            places["crop+concat"].append(copy_and_crop(skips.pop(), up))
+        else:
+            places["softmax cross-entropy"].append(loss(xs, ws))
+    rows = []
+    for kind, found in places.items():
+        if found:
+            rows.append(dict(name=f"{kind} ×{len(found)}", shape="x".join(map(str, found[0][0][-3:])),
+                             fwd=sum(best_of(f, repeat) for _, f, _ in found),
+                             bwd=sum(best_of(b, repeat) for _, _, b in found)))
+    return rows
 
 
-def image_case(n, h, c, dtype):
-    x = np.random.default_rng(0).standard_normal((n, h, h, c)).astype(dtype)
-    return (x,), x.size
+def run_network(args):
+    size, width, depth = args.config
+    dtype = np.dtype(args.dtype)
+    print(f"environment: {_env.environment_report()}", flush=True)
+    square = 2 * 2048 ** 3 / matmul_seconds(2048, 2048, 2048, dtype, args.repeat) / 1e9
+    print(f"numpy matmul 2048³ {args.dtype}: {square:.0f} GFLOP/s", flush=True)
+    calls = network_calls(size, width, depth, dtype)
+    print(f"\nU-Net {size}/{width}/{depth} {args.dtype}, batch 1: forward / backward (dx, dw) "
+          f"per layer, best of {args.repeat}; 'mm' = numpy matmul of the same products", flush=True)
+    print(f"{'layer':16} {'shape':22} {'fwd ms':>8} {'GF/s':>6} {'of mm':>6}  "
+          f"{'bwd ms':>8} {'GF/s':>6} {'of mm':>6}", flush=True)
+    rows = []
+    for kind, name, xs, ws in calls:
+        _env.progress(f"{name}")
+        row = (conv_row if kind == "conv" else upconv_row)(name, xs, ws, dtype, args.repeat)
+        rows.append(row)
+        f, b = row["flops"], 2 * row["flops"]
+        print(f"{name:16} {row['shape']:22} {row['fwd'] * 1e3:8.1f} {f / row['fwd'] / 1e9:6.0f} "
+              f"{row['mm_fwd'] / row['fwd']:6.0%}  {row['bwd'] * 1e3:8.1f} "
+              f"{b / row['bwd'] / 1e9:6.0f} {row['mm_bwd'] / row['bwd']:6.0%}", flush=True)
+    products = sum(r["fwd"] + r["bwd"] for r in rows)
+    roof = sum(r["mm_fwd"] + r["mm_bwd"] for r in rows)
+    flops = sum(3 * r["flops"] for r in rows)
+    print(f"{'all products':39} {products:8.2f} s  {flops / products / 1e9:.0f} GFLOP/s, "
+          f"{roof / products:.0%} of the same products in matmul ({roof:.2f} s)", flush=True)
+    print("\nother layers, summed over the places the network calls them (shape: the first)",
+          flush=True)
+    print(f"{'layer':26} {'shape':14} {'fwd ms':>8} {'bwd ms':>8} {'of all layers':>14}", flush=True)
+    others = other_rows(calls, dtype, args.repeat)
+    total = products + sum(r["fwd"] + r["bwd"] for r in others)
+    for r in others:
+        print(f"{r['name']:26} {r['shape']:14} {r['fwd'] * 1e3:8.1f} {r['bwd'] * 1e3:8.1f} "
+              f"{(r['fwd'] + r['bwd']) / total:14.1%}", flush=True)
 
 
-def logits_case(n, h, k, dtype):
+# ------------------------------------------------ fast against the naive loops
+
+
+def naive_cases(dtype):
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, h, h, k)).astype(dtype)
-    labels = rng.integers(0, k, (n, h, h))
-    weights = rng.random((n, h, h)).astype(dtype)
-    return (a, labels, weights), a.size
+
+    def conv_case(n, h, c, k, size):
+        x = rng.standard_normal((n, h, h, c)).astype(dtype)
+        w = rng.standard_normal((size, size, c, k)).astype(dtype)
+        ho = h - size + 1
+        return (x, w, rng.standard_normal((n, ho, ho, k)).astype(dtype)), n * ho * ho * size ** 2 * c * k
+
+    def image_case(h, c):
+        x = rng.standard_normal((1, h, h, c)).astype(dtype)
+        return (x,), x.size
+
+    def conv_pass(lib, x, w, dz):
+        return lib.conv(x, w), lib.conv_backward(dz, x, w)
+
+    def pool_pass(lib, x):
+        return lib.maxpool_backward(lib.maxpool(x), x)
+
+    return [
+        ("conv 3x3 fwd+bwd 64x64x16→16", conv_pass, conv_case(1, 64, 16, 16, 3),
+         conv_case(1, 10, 4, 4, 3)),
+        ("conv 1x1 fwd+bwd 64x64x16→2", conv_pass, conv_case(1, 64, 16, 2, 1),
+         conv_case(1, 10, 4, 2, 1)),
+        ("maxpool 2x2 fwd+bwd 64x64x16", pool_pass, image_case(64, 16), image_case(12, 4)),
+    ]
 
 
-CASES = [
-    # name, pass (lib, *arrays), stated case, small case, flops per unit of work
-    ("conv 3x3 fwd+bwd 64x64x16→16 f32",
-     conv_pass, conv_case(1, 64, 16, 16, 3, np.float32), conv_case(1, 10, 4, 4, 3, np.float32), 6),
-    ("conv 3x3 fwd+bwd 64x64x16→16 f64",
-     conv_pass, conv_case(1, 64, 16, 16, 3, np.float64), conv_case(1, 10, 4, 4, 3, np.float64), 6),
-    ("conv 3x3 fwd     64x64x16→16 f32",
-     lambda lib, x, w, dz: lib.conv(x, w),
-     conv_case(1, 64, 16, 16, 3, np.float32), conv_case(1, 10, 4, 4, 3, np.float32), 2),
-    ("conv 3x3 fwd+bwd 4x64x64x32→32 f32",
-     conv_pass, conv_case(4, 64, 32, 32, 3, np.float32), conv_case(1, 10, 4, 4, 3, np.float32), 6),
-    ("conv 1x1 fwd+bwd 64x64x16→2 f32",
-     conv_pass, conv_case(1, 64, 16, 2, 1, np.float32), conv_case(1, 10, 4, 2, 1, np.float32), 6),
-    ("upconv 2x2 fwd+bwd 32x32x16→8 f32",
-     lambda lib, x, w, dy: (lib.upconv(x, w), lib.upconv_backward(dy, x, w)),
-     upconv_case(1, 32, 16, 8, np.float32), upconv_case(1, 5, 4, 4, np.float32), 6),
-    ("maxpool 2x2 fwd+bwd 64x64x16 f32",
-     lambda lib, x: lib.maxpool_backward(lib.maxpool(x), x),
-     image_case(1, 64, 16, np.float32), image_case(1, 12, 4, np.float32), None),
-    ("relu fwd+bwd 64x64x16 f32",
-     lambda lib, x: lib.relu_backward(x, lib.relu(x)),
-     image_case(1, 64, 16, np.float32), image_case(1, 12, 4, np.float32), None),
-    ("crop+pad 64x64x16 → 56x56 f32",
-     lambda lib, x: lib.crop_backward(lib.crop(x, (56, 56)), (64, 64)) if x.shape[1] == 64
-     else lib.crop_backward(lib.crop(x, (8, 8)), x.shape[1:3]),
-     image_case(1, 64, 16, np.float32), image_case(1, 12, 4, np.float32), None),
-    ("softmax cross-entropy 64x64x2 f32",
-     lambda lib, a, labels, weights: lib.softmax_cross_entropy(a, labels, weights),
-     logits_case(1, 64, 2, np.float32), logits_case(1, 12, 2, np.float32), None),
-]
-
-
-def run(repeat):
-    print(f"environment: {environment_line()}", flush=True)
-    print(f"BLAS: {blas_description()}", flush=True)
-    mm32 = matmul_gflops(np.float32, 1024, 1024, 1024, repeat)
-    mm64 = matmul_gflops(np.float64, 1024, 1024, 1024, repeat)
-    im2col32 = matmul_gflops(np.float32, 62 * 62, 144, 16, repeat)
-    print(f"numpy matmul: 1024³ {mm32:.0f} GFLOP/s f32, {mm64:.0f} f64; "
-          f"im2col-shaped (3844×144)@(144×16) f32 {im2col32:.0f}", flush=True)
-    print(f"{'layer':36} {'fast':>9} {'naive*':>9} {'speed-up':>9} {'(small)':>8} "
-          f"{'GFLOP/s':>8} {'of matmul':>9}", flush=True)
-    for name, step, (big, big_work), (small, small_work), flops_per_work in CASES:
-        fast = best_of(lambda: step(layers, *big), repeat)
-        fast_small = best_of(lambda: step(layers, *small), repeat)
-        slow_small = best_of(lambda: step(naive, *small), 3)
-        slow = slow_small * big_work / small_work
-        line = (f"{name:36} {fast * 1e3:8.2f}ms {slow:8.2f}s {slow / fast:8.0f}x "
-                f"{slow_small / fast_small:7.0f}x")
-        if flops_per_work:
-            gflops = flops_per_work * big_work / fast / 1e9
-            reference = mm32 if big[0].dtype == np.float32 else mm64
-            line += f" {gflops:8.1f} {gflops / reference:8.0%}"
-        print(line, flush=True)
-    print("naive* = the naive loop's time at the stated size, scaled from the small case "
-          "by work; (small) = the speed-up measured on the small case itself", flush=True)
+def run_naive(args):
+    print(f"\nfast layers against their naive loops ({args.dtype}); the loop's time at the "
+          f"stated size is scaled from a small case by work", flush=True)
+    print(f"{'layer':32} {'fast':>9} {'naive*':>9} {'speed-up':>9}", flush=True)
+    for name, step, (big, big_work), (small, small_work) in naive_cases(np.dtype(args.dtype)):
+        fast = best_of(lambda: step(layers, *big), args.repeat)
+        slow = best_of(lambda: step(naive, *small), 1) * big_work / small_work
+        print(f"{name:32} {fast * 1e3:7.2f}ms {slow:8.2f}s {slow / fast:8.0f}x", flush=True)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="572/64/5", metavar="SIZE/WIDTH/DEPTH")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls per figure (best kept)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="BLAS threads (set before numpy loads, in the child)")
+    parser.add_argument("--naive", action="store_true", help="also time the naive loops")
     parser.add_argument("--once", action="store_true",
-                        help="measure only as the environment is (no second run)")
-    parser.add_argument("--repeat", type=int, default=5, help="timed calls per figure (best kept)")
+                        help="only with the OpenBLAS variables as set (no second run)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.config = tuple(int(v) for v in args.config.split("/"))
     if args.child:
-        run(args.repeat)
+        run_network(args)
+        if args.naive:
+            run_naive(args)
         return 0
-    print("== OpenBLAS variables as the environment sets them ==", flush=True)
-    run(args.repeat)
-    if args.once:
-        return 0
-    print(f"\n== {' and '.join(BLAS_VARIABLES)} unset (a fresh process) ==", flush=True)
-    env = {k: v for k, v in os.environ.items() if k not in BLAS_VARIABLES}
-    return subprocess.run([sys.executable, __file__, "--child", "--repeat", str(args.repeat)],
-                          env=env, check=False).returncode
+    forward = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--once"]
+    for setting in _env.SETTINGS[:1] if args.once else _env.SETTINGS:
+        print(f"\n== {_env.setting_title(setting)} ==", flush=True)
+        print(_env.run_child(os.path.abspath(__file__), [*forward, "--child"], setting,
+                             args.threads), end="", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

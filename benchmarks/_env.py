@@ -1,0 +1,82 @@
+"""What every benchmark here shares: the environment report and the second run.
+
+OpenBLAS reads ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` once, when it
+loads. This machine exports them (``Haswell``, ``512``), which holds
+OpenBLAS to its AVX2 kernels on an AVX-512 CPU; so each benchmark measures
+twice in one command: in a child process with the environment as it is,
+then in a child process with both variables removed. Thread counts are set
+the same way, before numpy (and torch) load: ``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+SETTINGS = ("as set", "unset")
+
+
+def child_env(setting, threads):
+    """The environment of a measuring child: the BLAS variables as set or removed, the thread count fixed."""
+    env = dict(os.environ)
+    if setting == "unset":
+        for name in BLAS_VARIABLES:
+            env.pop(name, None)
+    if threads:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                    env.get("PYTHONPATH")) if p)
+    return env
+
+
+def run_child(script, args, setting, threads):
+    """Run ``script`` with ``args`` in a fresh process; its stdout, or an exception with its stderr."""
+    proc = subprocess.run([sys.executable, script, *args], env=child_env(setting, threads),
+                          stdout=subprocess.PIPE, stderr=None, text=True, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"{os.path.basename(script)} {' '.join(args)} failed "
+                           f"(exit {proc.returncode}) with OpenBLAS variables {setting}")
+    return proc.stdout
+
+
+def setting_title(setting):
+    if setting == "unset":
+        return f"{' and '.join(BLAS_VARIABLES)} unset (OpenBLAS picks its kernels for this CPU)"
+    values = ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in BLAS_VARIABLES)
+    return f"OpenBLAS variables as the environment sets them: {values}"
+
+
+def blas_report():
+    """Which BLAS numpy uses, which kernel (architecture) it picked, how many threads."""
+    from threadpoolctl import threadpool_info
+
+    rows = [f"{i['internal_api']} {i.get('version')} kernel={i.get('architecture')} "
+            f"threads={i['num_threads']}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(rows) or "no BLAS found by threadpoolctl"
+
+
+def environment_report():
+    """One line: BLAS, kernel, threads, the OpenBLAS variables, the load, the cores."""
+    variables = " ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in BLAS_VARIABLES)
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    return (f"BLAS: {blas_report()}; {variables}; load average {load} "
+            f"on {os.cpu_count()} cores")
+
+
+def timed(f):
+    """Seconds taken by one call of ``f``, and its result."""
+    start = time.perf_counter()
+    out = f()
+    return time.perf_counter() - start, out
+
+
+def progress(message):
+    """A progress line on stderr (the figures go to stdout)."""
+    print(f"  … {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,343 @@
+"""The U-Net's forward pass and training step: aplnet against PyTorch, time and memory.
+
+    python benchmarks/unet_step.py                          # 572/64/5, 188/16/5, 92/8/3
+    python benchmarks/unet_step.py --config 572/64/5 --repeat 3 --threads 2
+    python benchmarks/unet_step.py --config 188/16/5 --dtype float64 --once
+
+A config is ``size/width/depth``: a ``size``² one-channel input, ``width``
+channels at the top level, ``depth`` levels (572/64/5 is the paper's). The
+training step is forward, loss, backward and the SGD update, batch 1 by
+default. The PyTorch model is the same network (valid 3x3 convolutions
+without bias or batch norm, in-place ReLU, 2x2 max pooling, 2x2 transposed
+convolutions, centre crop and concatenation, a 1x1 convolution), starts
+from the same weights and takes the same weighted pixel-wise softmax
+cross-entropy and the same SGD with momentum 0.99; the first losses of the
+two are printed side by side as a check that they compute the same thing.
+
+Time: after ``--warmup`` steps of each, aplnet and PyTorch take turns,
+``--repeat`` rounds of one step each (several for configs that take under
+a second), resting a moment between turns so that neither's idle threads
+still spin into the other's; the medians are compared. Both run in the
+same process, back to back, so a load from elsewhere on the machine falls
+on both. The forward pass is
+timed as inference (``net(x)``, ``torch.no_grad()``).
+
+Memory: each side in its own process (so neither's allocations count
+against the other), with ``MALLOC_MMAP_THRESHOLD_`` fixed so that freed
+arrays go back to the system: one warm-up step, then the rise of the
+resident set (peak, ``VmHWM``, reset before the step) over what was resident
+before it (parameters, momentum, data, libraries).
+
+Every figure is measured twice in one command: with the OpenBLAS variables
+as the environment sets them, and with them unset (see ``_env.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _env  # noqa: E402
+
+DEFAULT_CONFIGS = ("572/64/5", "188/16/5", "92/8/3")
+LR, MOMENTUM = 1e-5, 0.99
+IDLE = 0.3
+"""Seconds of rest before each side's turn: OpenBLAS's and OpenMP's worker
+threads spin for a while after their last call, and on two cores one side's
+spinning threads would slow the other's first calls."""
+
+
+def parse_config(text):
+    try:
+        size, width, depth = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"config must be size/width/depth, e.g. 572/64/5; "
+                                         f"got {text!r}") from None
+    return size, width, depth
+
+
+# ------------------------------------------------------------ the two models
+
+
+def aplnet_setup(size, width, depth, dtype, batch, seed=0):
+    from aplnet.unet import SGD, UNet
+
+    net = UNet(depth=depth, width=width, dtype=dtype, seed=seed)
+    out = net.output_size(size)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, size, size, 1)).astype(dtype)
+    labels = rng.integers(0, 2, (batch, out, out))
+    weights = rng.uniform(0.5, 1.5, (batch, out, out)).astype(dtype)
+    opt = SGD(net.params, lr=LR, momentum=MOMENTUM)
+
+    def step():
+        loss, grads = net.loss_and_grad(x, labels, weights)
+        opt.step(grads)
+        return loss
+
+    return net, (x, labels, weights), step, lambda: net(x)
+
+
+def torch_model(net):
+    """A torch module computing ``net`` (an aplnet UNet), with a copy of its weights."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    def conv_weight(w):                       # (kh, kw, C, K) → (K, C, kh, kw)
+        return nn.Parameter(torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))))
+
+    def upconv_weight(w):                     # (kh, kw, C, K) → (C, K, kh, kw)
+        return nn.Parameter(torch.from_numpy(np.ascontiguousarray(w.transpose(2, 3, 0, 1))))
+
+    class TorchUNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.depth = net.depth
+            self.w = nn.ParameterDict()
+            for name, kind, _ in net.layout():
+                make = upconv_weight if kind == "upconv" else conv_weight
+                self.w[name.replace(".", "_")] = make(net.params[name + ".w"])
+
+        def double_conv(self, name, h):
+            for i in (0, 1):
+                h = F.relu(F.conv2d(h, self.w[f"{name}_conv{i}"]), inplace=True)
+            return h
+
+        def forward(self, x):
+            skips = []
+            for level in range(self.depth - 1):
+                x = self.double_conv(f"down{level}", x)
+                skips.append(x)
+                x = F.max_pool2d(x, 2)
+            x = self.double_conv("bottom", x)
+            for level in reversed(range(self.depth - 1)):
+                u = F.conv_transpose2d(x, self.w[f"up{level}_upconv"], stride=2)
+                skip = skips.pop()
+                top = (skip.shape[-2] - u.shape[-2]) // 2
+                left = (skip.shape[-1] - u.shape[-1]) // 2
+                skip = skip[..., top:top + u.shape[-2], left:left + u.shape[-1]]
+                x = self.double_conv(f"up{level}", torch.cat([skip, u], dim=1))
+            return F.conv2d(x, self.w["out_conv"])
+
+    return TorchUNet()
+
+
+def torch_setup(size, width, depth, dtype, batch, threads, seed=0):
+    import torch
+    from torch.nn import functional as F
+
+    if threads:
+        torch.set_num_threads(threads)
+    net, (x, labels, weights), _, _ = aplnet_setup(size, width, depth, dtype, batch, seed)
+    model = torch_model(net)
+    del net
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    yt = torch.from_numpy(labels)
+    wt = torch.from_numpy(weights)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = (F.cross_entropy(model(xt), yt, reduction="none") * wt).sum() / yt.numel()
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    def forward():
+        with torch.no_grad():
+            return model(xt)
+
+    return step, forward
+
+
+# ---------------------------------------------------------------- children
+
+
+def child_time(args):
+    """Alternate aplnet and torch; print a JSON line of the timings."""
+    size, width, depth = args.config
+    _, _, a_step, a_forward = aplnet_setup(size, width, depth, args.dtype, args.batch)
+    sides = {"aplnet": (a_step, a_forward)}
+    try:
+        import torch
+    except ImportError:
+        torch_version = torch_threads = None
+    else:
+        sides["torch"] = torch_setup(size, width, depth, args.dtype, args.batch, args.threads)
+        torch_version, torch_threads = torch.__version__, torch.get_num_threads()
+    first_loss, warm = {}, {}
+    for name, (step, forward) in sides.items():
+        _env.progress(f"{args.config_text} warm-up: {name}")
+        first_loss[name] = step()
+        for _ in range(args.warmup - 1):
+            step()
+        forward()
+    for name, (step, _) in sides.items():
+        time.sleep(IDLE)
+        warm[name] = _env.timed(step)[0]
+    per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
+    times = {name: {"forward": [], "step": []} for name in sides}
+    for i in range(args.repeat):
+        _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
+                      f"({per_round} of each per round)")
+        for name, (step, forward) in sides.items():
+            time.sleep(IDLE)
+            for _ in range(per_round):
+                times[name]["forward"].append(_env.timed(forward)[0])
+                times[name]["step"].append(_env.timed(step)[0])
+    repeat = args.repeat * per_round
+    print(json.dumps({"env": _env.environment_report(), "torch": torch_version,
+                      "torch_threads": torch_threads,
+                      "repeat": repeat, "first_loss": first_loss, "times": times}))
+
+
+def _status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def child_memory(args):
+    """One side's resident memory around a training step; print a JSON line."""
+    size, width, depth = args.config
+    imported = _status("VmRSS")
+    if args.side == "torch":
+        step, _ = torch_setup(size, width, depth, args.dtype, args.batch, args.threads)
+    else:
+        _, _, step, _ = aplnet_setup(size, width, depth, args.dtype, args.batch)
+    step()
+    steady = _status("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")                      # resets VmHWM to the current resident size
+        how = "VmHWM"
+    except OSError:
+        how = "ru_maxrss (could not reset the peak: includes the warm-up step)"
+    step()
+    peak = _status("VmHWM") if how == "VmHWM" else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"side": args.side, "imported": imported, "steady": steady,
+                      "peak": peak, "how": how}))
+
+
+# ------------------------------------------------------------------ parent
+
+
+def child_args(args, mode, extra=()):
+    return [f"--{mode}", "--config", args.config_text, "--dtype", args.dtype,
+            "--batch", str(args.batch), "--threads", str(args.threads),
+            "--repeat", str(args.repeat), "--warmup", str(args.warmup),
+            "--min-time", str(args.min_time), *extra]
+
+
+def fmt_time(t):
+    return f"{t * 1e3:8.1f} ms" if t < 1 else f"{t:8.2f} s "
+
+
+def report_time(result, has_torch):
+    times = result["times"]
+    print(f"  {result['env']}")
+    if has_torch:
+        print(f"  torch {result['torch']} threads={result['torch_threads']}")
+    print("  first loss: " + ", ".join(f"{k} {v:.6f}" for k, v in result["first_loss"].items()))
+    print(f"  medians of {result['repeat']} (min in brackets):")
+    print(f"  {'':10} {'aplnet':>22} {'torch':>22} {'ratio':>7}")
+    for what in ("forward", "step"):
+        a = times["aplnet"][what]
+        row = f"  {what:10} {fmt_time(statistics.median(a))} ({fmt_time(min(a)).strip():>9})"
+        if has_torch:
+            t = times["torch"][what]
+            row += (f" {fmt_time(statistics.median(t))} ({fmt_time(min(t)).strip():>9})"
+                    f" {statistics.median(a) / statistics.median(t):6.2f}x")
+        print(row, flush=True)
+
+
+def report_memory(results):
+    mb = 1 << 20
+    for r in results:
+        print(f"  memory {r['side']:7} rise over the step {(r['peak'] - r['steady']) / mb:8.0f} MB; "
+              f"resident before {r['steady'] / mb:6.0f} MB (libraries {r['imported'] / mb:4.0f} MB), "
+              f"peak {r['peak'] / mb:6.0f} MB [{r['how']}]")
+    if len(results) == 2:
+        a, t = ((r["peak"] - r["steady"]) for r in results)
+        print(f"  memory ratio (rise over the step) aplnet/torch: {a / t:.2f}x", flush=True)
+
+
+def parent(args):
+    script = os.path.abspath(__file__)
+    try:
+        import importlib.util
+        has_torch = importlib.util.find_spec("torch") is not None
+    except ImportError:
+        has_torch = False
+    settings = _env.SETTINGS[:1] if args.once else _env.SETTINGS
+    print(f"aplnet U-Net training step vs PyTorch: {args.dtype}, batch {args.batch}, "
+          f"{args.threads} threads, warm-up {args.warmup}, at least {args.repeat} repeats",
+          flush=True)
+    for setting in settings:
+        print(f"\n== {_env.setting_title(setting)} ==", flush=True)
+        for text in args.configs:
+            print(f"\n{text} ({args.dtype})", flush=True)
+            args.config_text = text
+            out = _env.run_child(script, child_args(args, "child-time"), setting, args.threads)
+            report_time(json.loads(out.splitlines()[-1]), has_torch)
+            if args.no_memory:
+                continue
+            results = []
+            for side in (("aplnet", "torch") if has_torch else ("aplnet",)):
+                _env.progress(f"{text} memory: {side}")
+                env_args = child_args(args, "child-memory", ("--side", side))
+                os.environ["MALLOC_MMAP_THRESHOLD_"] = str(128 << 10)
+                try:
+                    out = _env.run_child(script, env_args, setting, args.threads)
+                finally:
+                    del os.environ["MALLOC_MMAP_THRESHOLD_"]
+                results.append(json.loads(out.splitlines()[-1]))
+            report_memory(results)
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", action="append", dest="configs", metavar="SIZE/WIDTH/DEPTH",
+                        help=f"repeatable; default {' '.join(DEFAULT_CONFIGS)}")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="BLAS/OpenMP threads of both sides (default: all cores)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each side takes one timed step per round (several for small configs)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per side first")
+    parser.add_argument("--min-time", type=float, default=1.0,
+                        help="repeat small configs until each side has about this many seconds")
+    parser.add_argument("--once", action="store_true",
+                        help="only with the OpenBLAS variables as set (no second run)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory children")
+    parser.add_argument("--child-time", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=("aplnet", "torch"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.configs = args.configs or list(DEFAULT_CONFIGS)
+    for text in args.configs:
+        parse_config(text)
+    if args.child_time or args.child_memory:
+        args.config_text = args.configs[0]
+        args.config = parse_config(args.config_text)
+        (child_time if args.child_time else child_memory)(args)
+        return 0
+    return parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
