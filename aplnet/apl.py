@@ -35,7 +35,9 @@ got and what it expected.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
+import os
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -84,6 +86,43 @@ def _array(a, name, func):
 
 def _integer(x):
     return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+_CHECKED_BYTES = 1 << 30
+"""Arrays smaller than this are allocated without asking how much memory is free."""
+
+
+def _available_bytes():
+    """Memory free for new arrays: MemAvailable from /proc/meminfo, else free pages, else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _fits(shape, dtype, func, what):
+    """Refuse, before allocating it, an array of ``shape`` that memory cannot hold.
+
+    A DomainError naming ``what`` and the bytes needed and free, rather
+    than numpy's MemoryError (or an OverflowError for a shape past intp).
+    """
+    shape = tuple(int(n) for n in shape)   # Python ints: numpy's would wrap around
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    span = math.prod(n for n in shape if n) * np.dtype(dtype).itemsize  # numpy's own limit
+    if nbytes <= _CHECKED_BYTES and span <= np.iinfo(np.intp).max:
+        return
+    free = _available_bytes()
+    if span > np.iinfo(np.intp).max or (free is not None and nbytes > free):
+        room = "what numpy can index" if free is None else f"the {free:,} bytes of memory available"
+        raise DomainError(f"{func}: {what} would have shape {tuple(shape)}, {nbytes:,} "
+                          f"bytes; expected at most {room}")
 
 
 def _ints(x, name, func):
@@ -803,11 +842,17 @@ def windows(a, size, step=1, valid=True):
     """
     a = _array(a, "a", "windows")
     size, step = _size_step(size, step, a.shape, "windows")
+    return _windows(a, size, step, valid, "windows")
+
+
+def _windows(a, size, step, valid, func):
+    """:func:`windows` of a checked array, size and step; errors name ``func``."""
     d = len(size)
     if valid and any(s > n for s, n in zip(size, a.shape)):
-        raise DomainError(f"windows: size={size} is larger than the array's leading "
+        raise DomainError(f"{func}: size={size} is larger than the array's leading "
                           f"axes {a.shape[:d]} (a.shape={a.shape}); in valid mode each "
                           f"window must fit")
+    _fits(size + a.shape[d:], a.dtype, func, f"one window of size={size}")
     layout = [_layout(a.shape[i], size[i], step[i], valid) for i in range(d)]
     positions = tuple(p for _, p in layout)
     if 0 in positions:
@@ -815,6 +860,8 @@ def windows(a, size, step=1, valid=True):
     if not valid:
         fills = [(before, max(0, (p - 1) * m + s - before - n))
                  for (before, p), s, m, n in zip(layout, size, step, a.shape)]
+        _fits(tuple(n + sum(f) for n, f in zip(a.shape, fills)) + a.shape[d:], a.dtype,
+              func, f"a zero-filled for windows of size={size}")
         a = np.pad(a, fills + [(0, 0)] * (a.ndim - d))
     view = sliding_window_view(a, size, axis=tuple(range(d)))
     # sliding_window_view puts the window axes last; move them behind the positions
@@ -894,7 +941,7 @@ def stencil(f, a, size, step=1, valid=False, edges=False):
     _operand(f, "stencil", 2 if edges else 1)
     a = _array(a, "a", "stencil")
     size, step = _size_step(size, step, a.shape, "stencil")
-    win = windows(a, size, step, valid=valid)
+    win = _windows(a, size, step, valid, "stencil")
     d = len(size)
     frame, cell = win.shape[:d], win.shape[d:]
     if edges:
@@ -1088,7 +1135,7 @@ def transpose(a, perm=None):
         raise LengthError(f"transpose: perm must name one result axis per axis of a; "
                           f"got perm={perm}, a.shape={a.shape}")
     r = max(perm) + 1 if perm else 0
-    if min(perm, default=0) < 0 or set(perm) != set(range(r)):
+    if min(perm, default=0) < 0 or r > len(perm) or set(perm) != set(range(r)):
         raise DomainError(f"transpose: perm must use every result axis 0..{r - 1} and "
                           f"no negative one; got perm={perm}, a.shape={a.shape}")
     if r == a.ndim:
@@ -1152,7 +1199,9 @@ def take(a, n):
            [0]])
     """
     n, a = _counts(n, _array(a, "a", "take"), "take")
-    out = np.zeros(tuple(abs(m) for m in n) + a.shape[len(n):], a.dtype)
+    shape = tuple(abs(m) for m in n) + a.shape[len(n):]
+    _fits(shape, a.dtype, "take", f"the result of take with n={n}")
+    out = np.zeros(shape, a.dtype)
     src, dst = [], []
     for have, m in zip(a.shape, n):
         want = abs(m)
@@ -1248,6 +1297,7 @@ def reshape(a, shape):
     shape = _ints(shape, "shape", "reshape")
     if any(s < 0 for s in shape):
         raise DomainError(f"reshape: shape must be non-negative; got shape={shape}")
+    _fits(shape, a.dtype, "reshape", "the result")
     if a.size == 0:
         return np.zeros(shape, a.dtype)
     return np.resize(a.ravel(), shape)

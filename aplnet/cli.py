@@ -1,10 +1,11 @@
 """The command line: ``aplnet <command>`` and ``python -m aplnet``.
 
 Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``demo``.
-Bad input (a missing file, a wrong size, a mismatched checkpoint…) prints
-one line, ``aplnet <command>: …``, and exits with status 2; a run
-whose loss becomes NaN or infinite exits with status 1, keeping its last
-good checkpoint.
+Bad input (a missing file, a wrong size, a mismatched checkpoint, a step
+too big for memory…) prints one line, ``aplnet <command>: …``, and exits
+with status 2, as does running out of memory anyway; a run whose loss
+becomes NaN or infinite exits with status 1, keeping its last good
+checkpoint.
 """
 
 import argparse
@@ -125,6 +126,11 @@ def _run(args):
         if not message.startswith((f"{args.command}:", f"{args.command} ")):
             message = f"{args.command}: {message}"
         print(f"aplnet {message}", file=sys.stderr)
+        return 2
+    except MemoryError as err:
+        print(f"aplnet {args.command}: out of memory ({err or 'MemoryError'}); checkpoints "
+              f"written so far are kept; use a smaller --batch, --size or --width",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"aplnet {args.command}: interrupted (checkpoints written so far are kept)",

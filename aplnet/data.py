@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageSequence
 
-from .apl import DomainError, LengthError, RankError
+from .apl import DomainError, LengthError, RankError, _array, _fits
 
 __all__ = [
     "Samples", "synthetic_cells", "load_folder", "read_image",
@@ -216,6 +216,7 @@ def synthetic_cells(n, size=128, seed=0):
             raise TypeError(f"synthetic_cells: {name} must be an integer; got {value!r}")
         if value < low:
             raise DomainError(f"synthetic_cells: {name} must be at least {low}; got {value}")
+    _fits((n, size, size, 1), np.float32, "synthetic_cells", f"{n} images of {size}x{size}")
     pairs = [_one_cell_image(np.random.default_rng([seed, i]), size) for i in range(n)]
     images = np.stack([p[0] for p in pairs]) if pairs else np.zeros((0, size, size, 1), np.float32)
     masks = np.stack([p[1] for p in pairs]) if pairs else np.zeros((0, size, size), np.uint8)
@@ -238,8 +239,9 @@ def _read(path, convert):
             return [convert(page, path) for page in ImageSequence.Iterator(im)]
     except DomainError:
         raise
-    except (OSError, SyntaxError, ValueError) as err:  # UnidentifiedImageError is an OSError
-        raise DomainError(f"cannot read {path} as an image: {err}") from None
+    except Exception as err:  # a damaged file makes PIL raise almost anything
+        raise DomainError(f"cannot read {path} as an image ({type(err).__name__}: "
+                          f"{err})") from None
 
 
 def _image_page(page, path):
@@ -427,7 +429,10 @@ def label_components(mask):
     >>> count
     3
     """
-    fg = np.asarray(mask) > 0
+    mask = _array(mask, "mask", "label_components")
+    if mask.dtype.kind not in "biuf":
+        raise TypeError(f"label_components: mask must hold real numbers; got dtype {mask.dtype}")
+    fg = mask > 0
     if fg.ndim != 2:
         raise RankError(f"label_components: mask must be (H, W); got shape {fg.shape}")
     big = fg.size
@@ -532,9 +537,11 @@ def weight_map(mask, w0=10.0, sigma=5.0):
     >>> print(np.round(w[0], 3))
     [ 0.625  0.625 11.731  0.625  0.625]
     """
-    mask = np.asarray(mask)
+    mask = _labels_array(mask, "weight_map")
     if mask.ndim != 2:
         raise RankError(f"weight_map: mask must be (H, W); got shape {mask.shape}")
+    _real_number(w0, "w0", "weight_map", least=0)
+    _real_number(sigma, "sigma", "weight_map", least=0)
     if not np.issubdtype(mask.dtype, np.integer) and mask.dtype != bool:
         raise TypeError(f"weight_map: mask must hold integer labels; got dtype {mask.dtype}")
     if mask.size and mask.min() < 0:
@@ -546,8 +553,9 @@ def weight_map(mask, w0=10.0, sigma=5.0):
     w = balance[inverse.reshape(mask.shape)]
     labels, count = label_components(mask)
     if count and w0:
-        d1, d2 = _distances(labels, count, math.ceil(6 * sigma))
-        w = w + np.where(labels == 0, w0 * np.exp(-(d1 + d2) ** 2 / (2 * sigma**2)), 0.0)
+        reach = min(math.ceil(6 * sigma), sum(mask.shape))   # past the image changes nothing
+        d1, d2 = _distances(labels, count, reach)
+        w = w + np.where(labels == 0, w0 * np.exp(-((d1 + d2) / sigma) ** 2 / 2), 0.0)
     return w.astype(np.float32)
 
 
@@ -564,6 +572,9 @@ def dihedral(a, k):
     [[4 2]
      [3 1]]
     """
+    a = _planes(a, "a", "dihedral")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"dihedral: k must be an integer in 0…7; got {k!r}")
     if not 0 <= k < 8:
         raise DomainError(f"dihedral: k must be in 0…7; got {k}")
     a = np.rot90(a, k % 4, axes=(0, 1))
@@ -581,10 +592,54 @@ def elastic_field(rng, shape, sigma=10.0, grid=3):
     ndarray, shape (2, H, W)
         Row and column displacement of each pixel.
     """
-    h, w = shape
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"elastic_field: rng must be a numpy Generator; got {type(rng).__name__}")
+    try:
+        h, w = (int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"elastic_field: shape must be two integers (H, W); "
+                        f"got {shape!r}") from None
+    if min(h, w) < 1:
+        raise DomainError(f"elastic_field: shape must be positive; got {shape!r}")
+    _fits((2, h, w), np.float64, "elastic_field", "the field")
+    _real_number(sigma, "sigma", "elastic_field", least=0)
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 1:
+        raise DomainError(f"elastic_field: grid must be a positive integer; got {grid!r}")
     coarse = rng.normal(0, sigma, (2, grid, grid))
     uh, uw = _cubic_upsample(h, grid), _cubic_upsample(w, grid)
     return np.stack([uh @ c @ uw.T for c in coarse])
+
+
+def _real_number(value, name, func, least):
+    """A finite real ``value >= least``, or a TypeError/DomainError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{func}: {name} must be a real number; got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:            # an int too large for a float
+        finite = False
+    if not (finite and value >= least):
+        raise DomainError(f"{func}: {name} must be finite and at least {least}; "
+                          f"got {name}={value!r}")
+
+
+def _planes(a, name, func):
+    """``a`` as a real array with at least two (non-empty) leading axes, H and W."""
+    a = _array(a, name, func)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{func}: {name} must hold real numbers; got dtype={a.dtype}")
+    if a.ndim < 2 or min(a.shape[:2]) < 1:
+        raise RankError(f"{func}: {name} must have shape (H, W, …) with H, W >= 1; "
+                        f"got {name}.shape={a.shape}")
+    return a
+
+
+def _labels_array(mask, func):
+    """``mask`` as an array of integer (or boolean) labels, or a TypeError naming ``func``."""
+    mask = _array(mask, "mask", func)
+    if mask.dtype.kind not in "biu":
+        raise TypeError(f"{func}: mask must hold integer labels; got dtype {mask.dtype}")
+    return mask
 
 
 def _mirror(i, n):
@@ -602,9 +657,21 @@ def warp(a, field, order=1):
     The two leading axes are warped; trailing axes (channels) ride along.
     Beyond the edges the image is mirrored. Use ``order=0`` for masks.
     """
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in (0, 1):
+        raise DomainError(f"warp: order must be 0 (nearest) or 1 (bilinear); got {order!r}")
+    a = _planes(a, "a", "warp")
+    field = _array(field, "field", "warp")
     h, w = a.shape[:2]
-    yy = np.arange(h)[:, None] + field[0]
-    xx = np.arange(w)[None, :] + field[1]
+    if field.shape != (2, h, w):
+        raise LengthError(f"warp: field must have shape (2, H, W) = (2, {h}, {w}); got "
+                          f"field.shape={field.shape}")
+    if field.dtype.kind not in "biuf" or not np.isfinite(field).all():
+        raise DomainError(f"warp: field must hold finite real displacements; got "
+                          f"dtype={field.dtype}")
+    # the mirrored image repeats every 2(n − 1) pixels: displacements taken modulo
+    # that period sample the same pixels, and stay small enough to index with
+    yy = np.arange(h)[:, None] + np.fmod(field[0], max(1, 2 * (h - 1)))
+    xx = np.arange(w)[None, :] + np.fmod(field[1], max(1, 2 * (w - 1)))
     if order == 0:
         return a[_mirror(np.rint(yy).astype(int), h), _mirror(np.rint(xx).astype(int), w)]
     if order != 1:
@@ -634,6 +701,19 @@ def augment(rng, image, mask, weights=None, elastic=10.0):
     (image, mask, weights)
         Same shapes and dtypes as given; ``weights`` stays None if None.
     """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"augment: rng must be a numpy Generator; got {type(rng).__name__}")
+    image = _planes(image, "image", "augment")
+    mask = _planes(_labels_array(mask, "augment"), "mask", "augment")
+    if mask.shape[:2] != image.shape[:2]:
+        raise LengthError(f"augment: mask must cover the image's (H, W); got "
+                          f"image.shape={image.shape}, mask.shape={mask.shape}")
+    if weights is not None:
+        weights = _planes(weights, "weights", "augment")
+        if weights.shape[:2] != image.shape[:2]:
+            raise LengthError(f"augment: weights must cover the image's (H, W); got "
+                              f"image.shape={image.shape}, weights.shape={weights.shape}")
+    _real_number(elastic, "elastic", "augment", least=0)
     square = image.shape[0] == image.shape[1]
     k = int(rng.integers(8)) if square else int(rng.choice([0, 2, 4, 6]))
     image, mask = dihedral(image, k), dihedral(mask, k)

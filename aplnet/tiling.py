@@ -96,6 +96,9 @@ def _check_image(net, image):
     if not np.issubdtype(image.dtype, np.floating):
         raise TypeError(f"predict: image must hold floats (scaled as in training); "
                         f"got dtype {image.dtype}")
+    if not np.isfinite(image).all():
+        raise DomainError(f"predict: image must be finite; got "
+                          f"{int(np.sum(~np.isfinite(image)))} NaN or Inf values")
 
 
 def predict(net, image, tile=None, batch=4, progress=None):

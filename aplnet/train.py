@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from .apl import DomainError, LengthError
 from .data import augment, load_folder, synthetic_cells, weight_map
+from .memory import check_training_fits
 from .pictures import loss_curve
 from .tiling import margin
 from .unet import SGD, UNet, check_input_size, output_size, read_npz, write_npz
@@ -113,11 +114,14 @@ def load_data(settings):
 
 
 def check_samples(samples, in_channels, classes):
-    """Every image has ``in_channels`` channels and every mask labels below ``classes``."""
+    """Every image finite with ``in_channels`` channels, every mask labels below ``classes``."""
     for image, mask, name in zip(*samples):
         if image.shape[-1] != in_channels:
             raise LengthError(f"{name}: the image has {image.shape[-1]} channel(s) but the "
                               f"network takes {in_channels}")
+        if not np.isfinite(image).all():
+            raise DomainError(f"{name}: the image must be finite; got "
+                              f"{int(np.sum(~np.isfinite(image)))} NaN or Inf values")
         top = int(mask.max(initial=0))
         if top >= classes:
             raise DomainError(f"{name}: its mask has label {top} but the network has "
@@ -197,14 +201,37 @@ def load_checkpoint(path):
     net = UNet.from_arrays(arrays, source=os.fspath(path))
     if "train/settings" not in arrays or "train/state" not in arrays:
         raise DomainError(f"{path}: holds a network but no training state; cannot resume from it")
-    settings = Settings(**json.loads(str(arrays["train/settings"])))
+    try:
+        settings = Settings(**json.loads(str(arrays["train/settings"]))).check()
+        state = json.loads(str(arrays["train/state"]))
+        _check_state(state)
+    except (ValueError, TypeError) as err:
+        raise DomainError(f"{path}: its training settings or state are damaged "
+                          f"({type(err).__name__}: {err})") from None
     opt = SGD(net.params, settings.lr, settings.momentum)
     for k in opt.velocity:
         key = f"train/velocity/{k}"
         if key not in arrays or arrays[key].shape != net.params[k].shape:
             raise DomainError(f"{path}: the optimiser state lacks {k} or has the wrong shape")
+        if arrays[key].dtype != net.dtype or not np.isfinite(arrays[key]).all():
+            raise DomainError(f"{path}: the optimiser state {k} is not finite {net.dtype}; "
+                              f"got a damaged checkpoint")
         opt.velocity[k] = np.array(arrays[key])
-    return net, opt, settings, json.loads(str(arrays["train/state"]))
+    return net, opt, settings, state
+
+
+def _check_state(state):
+    """A checkpoint's progress record: ``epoch``, ``losses``, ``accuracy``, ``seconds``."""
+    if not isinstance(state, dict):
+        raise TypeError(f"the state must be a JSON object; got {type(state).__name__}")
+    epoch = state.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"state['epoch'] must be a non-negative integer; got {epoch!r}")
+    for key in ("losses", "accuracy"):
+        if not isinstance(state.get(key), list):
+            raise ValueError(f"state[{key!r}] must be a list; got {state.get(key)!r}")
+    if not isinstance(state.get("seconds"), (int, float)):
+        raise ValueError(f"state['seconds'] must be a number; got {state.get('seconds')!r}")
 
 
 # --------------------------------------------------------------- training
@@ -289,11 +316,17 @@ def train(settings, out, log=print, progress=None, samples=None):
     Raises
     ------
     DomainError, LengthError
-        Bad settings or data (messages name the option or the file).
+        Bad settings or data (messages name the option or the file), or a
+        step that memory cannot hold (checked before anything is allocated;
+        the message gives the estimate of :mod:`aplnet.memory` and the
+        memory available).
     TrainingDiverged
         The loss became NaN or infinite; the last good checkpoint is kept.
     """
     settings.check()
+    # before the data is made or read: the input's channels barely move the estimate
+    check_training_fits({"depth": settings.depth, "width": settings.width,
+                         "classes": settings.classes}, settings.size, settings.batch)
     samples = load_data(settings) if samples is None else samples
     if len(samples.images) == 0:
         raise DomainError("train: no training images")
@@ -336,6 +369,7 @@ def resume(out, changes=None, log=print, progress=None):
     if changes and "epochs" in changes:
         settings = dataclasses.replace(settings, epochs=changes["epochs"])
     settings.check()
+    check_training_fits(net, settings.size, settings.batch)
     samples = load_data(settings)
     check_samples(samples, net.in_channels, net.classes)
     sampler = TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,

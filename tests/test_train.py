@@ -136,11 +136,9 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, 
 
 
 def test_a_diverging_first_epoch_writes_no_checkpoint(tmp_path):
-    images, masks, names = synthetic_cells(2, 40, seed=0)
-    images[:, 20, 20, 0] = np.inf
     with pytest.raises(TrainingDiverged, match="no checkpoint was written"):
-        train(TINY, str(tmp_path / "run"), log=_quiet, progress=False,
-              samples=Samples(images, masks, names))
+        train(dataclasses.replace(TINY, lr=1e12), str(tmp_path / "run"), log=_quiet,
+              progress=False)
     assert not os.path.exists(tmp_path / "run" / "model.npz")
 
 
