@@ -15,6 +15,13 @@ in advance): ``(Ho·Wo, kh·kw·C) @ (kh·kw·C, K)`` forward,
 ``(H·W, kh·kw·K) @ (kh·kw·K, C)`` for dx and ``(kh·kw·C, Ho·Wo) @ (Ho·Wo, K)``
 for dw backward. A square 2048³ matmul is printed too.
 
+GF/s always counts the direct convolution's multiply-adds,
+``2·Ho·Wo·kh·kw·C·K`` per pass. The 3x3 layers with 128 channels or more in
+and out, on images of 45x45 output pixels or more, take Winograd's
+F(2×2, 3×3) (column 'road': ``F23``), which does 16/36 of those
+multiplications: for them 'of mm' says how much faster than the direct
+products' matmul the layer ran, and can pass 100%.
+
 ``--naive`` adds the older table: the fast layers against their loop
 twins in :mod:`aplnet.naive`, timed on a small case and scaled by work.
 
@@ -95,7 +102,12 @@ def conv_row(name, xs, ws, dtype, repeat):
     mm_bwd = (matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat)
               + matmul_seconds(kh * kw * c, ho * wo, k, dtype, repeat, transpose_a=True))
     return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}", fwd=fwd, bwd=bwd,
-                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd)
+                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd, road=conv_road(x, w))
+
+
+def conv_road(x, w):
+    """How ``layers.conv`` computes this call: Winograd (``F23``) or direct products."""
+    return "F23" if layers._by_winograd(x, w) else "direct"
 
 
 def upconv_row(name, xs, ws, dtype, repeat):
@@ -112,7 +124,7 @@ def upconv_row(name, xs, ws, dtype, repeat):
     mm_bwd = (matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat)
               + matmul_seconds(c, h * wd, kh * kw * k, dtype, repeat, transpose_a=True))
     return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}↑", fwd=fwd, bwd=bwd,
-                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd)
+                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd, road="direct")
 
 
 def other_rows(calls, dtype, repeat):
@@ -176,7 +188,7 @@ def run_network(args):
     calls = network_calls(size, width, depth, dtype)
     print(f"\nU-Net {size}/{width}/{depth} {args.dtype}, batch 1: forward / backward (dx, dw) "
           f"per layer, best of {args.repeat}; 'mm' = numpy matmul of the same products", flush=True)
-    print(f"{'layer':16} {'shape':22} {'fwd ms':>8} {'GF/s':>6} {'of mm':>6}  "
+    print(f"{'layer':16} {'shape':22} {'road':6} {'fwd ms':>8} {'GF/s':>6} {'of mm':>6}  "
           f"{'bwd ms':>8} {'GF/s':>6} {'of mm':>6}", flush=True)
     rows = []
     for kind, name, xs, ws in calls:
@@ -184,13 +196,13 @@ def run_network(args):
         row = (conv_row if kind == "conv" else upconv_row)(name, xs, ws, dtype, args.repeat)
         rows.append(row)
         f, b = row["flops"], 2 * row["flops"]
-        print(f"{name:16} {row['shape']:22} {row['fwd'] * 1e3:8.1f} {f / row['fwd'] / 1e9:6.0f} "
+        print(f"{name:16} {row['shape']:22} {row['road']:6} {row['fwd'] * 1e3:8.1f} {f / row['fwd'] / 1e9:6.0f} "
               f"{row['mm_fwd'] / row['fwd']:6.0%}  {row['bwd'] * 1e3:8.1f} "
               f"{b / row['bwd'] / 1e9:6.0f} {row['mm_bwd'] / row['bwd']:6.0%}", flush=True)
     products = sum(r["fwd"] + r["bwd"] for r in rows)
     roof = sum(r["mm_fwd"] + r["mm_bwd"] for r in rows)
     flops = sum(3 * r["flops"] for r in rows)
-    print(f"{'all products':39} {products:8.2f} s  {flops / products / 1e9:.0f} GFLOP/s, "
+    print(f"{'all products':46} {products:8.2f} s  {flops / products / 1e9:.0f} GFLOP/s, "
           f"{roof / products:.0%} of the same products in matmul ({roof:.2f} s)", flush=True)
     print("\nother layers, summed over the places the network calls them (shape: the first)",
           flush=True)

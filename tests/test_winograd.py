@@ -1,0 +1,204 @@
+"""Winograd's F(2×2, 3×3) against its matrices, the naive loops and the layers that use it.
+
+The layers take the Winograd road only from 128 channels on, far beyond what
+the loop oracles can run, so here the thresholds are lowered to one channel
+and one tile (:func:`winograd_from_one_channel`) and the public ``conv`` and
+``conv_backward`` are compared with the loops on hypothesis shapes; the
+block size is cut too, so that images split into many blocks of tile rows.
+"""
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aplnet import layers, naive, winograd
+from aplnet.winograd import A, B, G
+from strategies_layers import arrays, frames
+
+
+def close(fast, slow):
+    return fast.shape == slow.shape and np.allclose(fast, slow, rtol=1e-10, atol=1e-10)
+
+
+@contextlib.contextmanager
+def winograd_from_one_channel(block_bytes=None):
+    """Every 3x3 stride-1 conv through aplnet.winograd; given ``block_bytes``, blocks
+    of that size, down to a single tile row."""
+    saved = (layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES,
+             winograd._BLOCK_BYTES, winograd._LEAST_TILES)
+    layers._WINOGRAD_LEAST_CHANNELS = layers._WINOGRAD_LEAST_TILES = 1
+    if block_bytes:
+        winograd._BLOCK_BYTES, winograd._LEAST_TILES = block_bytes, 1
+    try:
+        yield
+    finally:
+        (layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES,
+         winograd._BLOCK_BYTES, winograd._LEAST_TILES) = saved
+
+
+@st.composite
+def cases(draw):
+    """``(x, w)``: a 3x3 kernel on an image of any frame, odd and even sides."""
+    h, w = draw(st.integers(3, 9)), draw(st.integers(3, 9))
+    c, k = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    frame = draw(frames)
+    return draw(arrays(frame + (h, w, c))), draw(arrays((3, 3, c, k)))
+
+
+BLOCKS = st.sampled_from([None, 1, 300])
+
+
+# ------------------------------------------------------------- the matrices
+
+
+def test_the_matrices_compute_a_1d_correlation_of_two_outputs():
+    """``Aᵀ((G g) × (Bᵀ d))`` is the valid correlation of 4 values with 3: F(2, 3)."""
+    rng = np.random.default_rng(0)
+    d, g = rng.standard_normal(4), rng.standard_normal(3)
+    assert np.allclose(A.T @ ((G @ g) * (B.T @ d)), [d[0:3] @ g, d[1:4] @ g], atol=1e-14)
+
+
+def test_one_tile_by_the_matrices_is_the_2x2_correlation():
+    """The APL line of the module, ``(⍉A)+.×((G+.×w+.×⍉G)×(⍉B)+.×d+.×B)+.×A``, on one tile."""
+    d = np.arange(16.).reshape(4, 4)
+    w = np.array([[1., 2, 0], [-1, 0, 3], [2, 1, -2]])
+    tile = A.T @ ((G @ w @ G.T) * (B.T @ d @ B)) @ A
+    expected = [[(d[i:i + 3, j:j + 3] * w).sum() for j in range(2)] for i in range(2)]
+    assert np.array_equal(tile, expected)
+
+
+def test_kernel_transform_is_g_w_gt():
+    w = np.random.default_rng(1).standard_normal((3, 3, 2, 5))
+    assert close(winograd._transform_kernel(w), np.einsum("ua,abck,vb->uvck", G, w, G))
+
+
+def test_input_transform_is_bt_d_b_on_every_tile():
+    x = np.random.default_rng(2).standard_normal((8, 10, 3))
+    v = np.empty((4, 4, 3, 4, 3))
+    winograd._transform_input(x, 3, 4, np.empty((4, 3, 10, 3)), v)
+    for i in range(3):
+        for j in range(4):
+            d = x[2 * i:2 * i + 4, 2 * j:2 * j + 4]
+            assert close(v[:, :, i, j], np.einsum("au,abc,bv->uvc", B, d, B))
+
+
+def test_output_transform_is_at_m_a():
+    m = np.random.default_rng(3).standard_normal((4, 4, 2, 3, 5))
+    y = np.empty((2, 2, 3, 2, 5))
+    winograd._transform_output(m, y)
+    assert close(y.transpose(0, 2, 1, 3, 4), np.einsum("ua,uvijk,vb->ijabk", A, m, A))
+
+
+def test_untransforms_are_the_adjoints_of_the_transforms():
+    """``⟨T u, v⟩ = ⟨u, T* v⟩`` for the kernel and the output transforms."""
+    rng = np.random.default_rng(4)
+    w, du = rng.standard_normal((3, 3, 2, 3)), rng.standard_normal((4, 4, 2, 3))
+    assert np.isclose(np.vdot(winograd._transform_kernel(w), du),
+                      np.vdot(w, winograd._untransform_kernel(du)))
+    m, dy = rng.standard_normal((4, 4, 2, 3, 2)), rng.standard_normal((2, 2, 3, 2, 2))
+    y, dm = np.empty_like(dy), np.empty_like(m)
+    winograd._transform_output(m, y)
+    winograd._untransform_output(dy, dm)
+    assert np.isclose(np.vdot(y, dy), np.vdot(m, dm))
+
+
+def test_turning_the_kernel_permutes_the_rows_of_g():
+    assert np.array_equal(G[winograd._TURN], G[:, ::-1])
+
+
+# ------------------------------------------------------ against the loops
+
+
+@settings(deadline=None)
+@given(cases(), BLOCKS)
+def test_correlate_equals_naive(case, block_bytes):
+    x, w = case
+    with winograd_from_one_channel(block_bytes):
+        assert close(winograd.correlate(x, w), naive.conv(x, w))
+
+
+@settings(deadline=None)
+@given(cases(), BLOCKS, st.integers(0, 2**32 - 1))
+def test_gradients_equal_naive(case, block_bytes, seed):
+    x, w = case
+    dz = np.random.default_rng(seed).standard_normal(naive.conv(x, w).shape)
+    dx, dw, _ = naive.conv_backward(dz, x, w)
+    with winograd_from_one_channel(block_bytes):
+        assert close(winograd.input_gradient(dz, w), dx)
+        assert close(winograd.weight_gradient(x, dz), dw)
+
+
+@settings(deadline=None)
+@given(cases(), BLOCKS, st.integers(0, 2), st.integers(0, 2**32 - 1))
+def test_conv_and_conv_backward_through_winograd_equal_naive(case, block_bytes, pad, seed):
+    x, w = case
+    dz = np.random.default_rng(seed).standard_normal(naive.conv(x, w, pad=pad).shape)
+    with winograd_from_one_channel(block_bytes):
+        z, grads = layers.conv(x, w, pad=pad), layers.conv_backward(dz, x, w, pad=pad)
+    assert close(z, naive.conv(x, w, pad=pad))
+    assert all(close(f, s) for f, s in zip(grads, naive.conv_backward(dz, x, w, pad=pad)))
+
+
+def test_the_layers_take_winograd_from_the_thresholds_on(monkeypatch):
+    """At the channel and tile thresholds: conv and both gradients; below either: neither."""
+    calls = []
+    for name in ("correlate", "input_gradient", "weight_gradient"):
+        real = getattr(winograd, name)
+        monkeypatch.setattr(winograd, name,
+                            lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    least, tiles = layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES
+    big = int(np.ceil(np.sqrt(4 * tiles))) + 2                  # just enough tiles
+    rng = np.random.default_rng(5)
+    for side, expected in ((big, ["correlate", "input_gradient", "weight_gradient"]),
+                           (big - 1, [])):
+        calls.clear()
+        x = rng.standard_normal((side, side, least)).astype(np.float32)
+        w = rng.standard_normal((3, 3, least, least)).astype(np.float32)
+        dz = layers.conv(x, w)
+        layers.conv_backward(dz, x, w)
+        assert calls == expected
+    calls.clear()
+    layers.conv(x[..., 1:], w[:, :, 1:])                    # one channel in too few
+    layers.conv(x, w[..., 1:])                              # one channel out too few
+    layers.conv(x, w[:2])                                   # a 2x3 kernel
+    layers.conv(x[:45, :45], w, stride=2)
+    layers.conv(x.astype(np.float16), w.astype(np.float16))  # halves in float16: no
+    assert calls == []
+
+
+def test_float32_stays_float32_and_near_float64():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 20, 18, 16))
+    w = rng.standard_normal((3, 3, 16, 8)) / 12
+    dz = rng.standard_normal((2, 18, 16, 8))
+    exact = (winograd.correlate(x, w), winograd.input_gradient(dz, w),
+             winograd.weight_gradient(x, dz))
+    single = (winograd.correlate(x.astype(np.float32), w.astype(np.float32)),
+              winograd.input_gradient(dz.astype(np.float32), w.astype(np.float32)),
+              winograd.weight_gradient(x.astype(np.float32), dz.astype(np.float32)))
+    for s, e in zip(single, exact):
+        assert s.dtype == np.float32
+        assert np.abs(s - e).max() <= 1e-5 * np.abs(e).max()
+
+
+def test_gradients_by_finite_differences():
+    """Centred differences of ``⟨correlate(x, w), r⟩`` along a random direction."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((7, 6, 2)), rng.standard_normal((3, 3, 2, 3))
+    r = rng.standard_normal((5, 4, 3))
+    loss = lambda x, w: np.vdot(winograd.correlate(x, w), r)  # noqa: E731
+    h, ex, ew = 1e-6, rng.standard_normal(x.shape), rng.standard_normal(w.shape)
+    along_x = (loss(x + h * ex, w) - loss(x - h * ex, w)) / (2 * h)
+    along_w = (loss(x, w + h * ew) - loss(x, w - h * ew)) / (2 * h)
+    assert np.isclose(np.vdot(winograd.input_gradient(r, w), ex), along_x, rtol=1e-6)
+    assert np.isclose(np.vdot(winograd.weight_gradient(x, r), ew), along_w, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 1), (3, 8, 2), (2, 4, 3, 5, 1)])
+def test_the_smallest_and_flattest_images(shape):
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal(shape), rng.standard_normal((3, 3, shape[-1], 2))
+    assert close(winograd.correlate(x, w), naive.conv(x, w))
