@@ -112,12 +112,12 @@ def _transform_input(x, tiles_h, tiles_w, rows, out):
         _transform_rows(*(rows[u][:, b:b + 2 * tiles_w:2] for b in range(4)), out[u])
 
 
-def _transform_output(m, out):
+def _transform_output(m, out, cols):
     """``Y = Aᵀ M A``: ``m`` ``(4, 4, th, tw, K)`` into ``out`` ``(th, 2, tw, 2, K)``, tile row i, row a, …
 
-    1-D: ``(m0 + m1 + m2, m1 − m2 − m3)``, along v then along u.
+    1-D: ``(m0 + m1 + m2, m1 − m2 − m3)``, along v then along u; ``cols`` is
+    scratch of shape ``(2, 4, th, tw, K)``.
     """
-    cols = np.empty((2, 4) + m.shape[2:], m.dtype)
     np.add(m[:, 0], m[:, 1], out=cols[0])
     cols[0] += m[:, 2]
     np.subtract(m[:, 1], m[:, 2], out=cols[1])
@@ -131,12 +131,12 @@ def _transform_output(m, out):
         bottom -= c[3]
 
 
-def _untransform_output(dy, out):
+def _untransform_output(dy, out, rows):
     """The adjoint of :func:`_transform_output`: ``dM = A dY Aᵀ``, ``dy`` ``(th, 2, tw, 2, K)`` into ``out`` ``(4, 4, th, tw, K)``.
 
-    1-D: ``(y0, y0 + y1, y0 − y1, −y1)``, along u then along v.
+    1-D: ``(y0, y0 + y1, y0 − y1, −y1)``, along u then along v; ``rows[u, b]``
+    (scratch, ``(4, 2, th, tw, K)``) holds tile column b after the u step.
     """
-    rows = np.empty((4, 2) + out.shape[2:], out.dtype)      # [u, b]: tile column b after the u step
     for b in range(2):
         y0, y1 = dy[:, 0, :, b], dy[:, 1, :, b]
         rows[0, b] = y0
@@ -257,13 +257,14 @@ def _correlate_transformed(xp, u, dtype):
     rows = np.empty((4, step, width, c), dtype)
     v = np.empty((4, 4, step, tw, c), dtype)
     m = np.empty((16, step * tw, k), dtype)
+    cols = np.empty((2, 4, step, tw, k), dtype)
     for f0, i0, i1 in blocks:
         n = i1 - i0
         vb, mb = v[:, :, :n], m[:, :n * tw]
         _transform_input(frames[f0, 2 * i0:2 * i1 + 2], n, tw, rows[:, :n], vb)
         np.matmul(vb.reshape(16, n * tw, c), u, out=mb)
         _transform_output(mb.reshape(4, 4, n, tw, k),
-                          z[f0, 2 * i0:2 * i1].reshape(n, 2, tw, 2, k))
+                          z[f0, 2 * i0:2 * i1].reshape(n, 2, tw, 2, k), cols[:, :, :n])
     z = z.reshape(xp.shape[:-3] + z.shape[-3:])
     return z[..., :ho, :wo, :] if z.shape[-3:-1] != (ho, wo) else z
 
@@ -304,12 +305,14 @@ def weight_gradient(xp, dz):
     rows = np.empty((4, step, width, c), dtype)
     v = np.empty((4, 4, step, tw, c), dtype)
     dm = np.empty((4, 4, step, tw, k), dtype)
+    dm_rows = np.empty((4, 2, step, tw, k), dtype)
     du, part = np.zeros((16, c, k), dtype), np.empty((16, c, k), dtype)
     for f0, i0, i1 in blocks:
         n = i1 - i0
         vb, dmb = v[:, :, :n], dm[:, :, :n]
         _transform_input(frames[f0, 2 * i0:2 * i1 + 2], n, tw, rows[:, :n], vb)
-        _untransform_output(grads[f0, 2 * i0:2 * i1].reshape(n, 2, tw, 2, k), dmb)
+        _untransform_output(grads[f0, 2 * i0:2 * i1].reshape(n, 2, tw, 2, k), dmb,
+                            dm_rows[:, :, :n])
         np.matmul(vb.reshape(16, n * tw, c).transpose(0, 2, 1), dmb.reshape(16, n * tw, k),
                   out=part if len(blocks) > 1 else du)
         if len(blocks) > 1:
