@@ -25,10 +25,10 @@ and the matrix products run at BLAS speed: at stride 1 as ``kh`` products
 of kw-wide rows of the raveled image (:func:`_rows_product`), otherwise as
 im2col (:func:`_correlate_windows`); the weight gradient is the adjoint of
 the same blocks, and shares one zero-framed copy of ``dz`` with the input
-gradient (:func:`_conv_gradients`). A 3x3 stride-1 kernel with 128 channels
-or more in and out, on an image of 45x45 output pixels or more, takes a faster road to the same numbers, Winograd's
-F(2×2, 3×3) (:mod:`aplnet.winograd`): 16 products per 2x2 output tile
-instead of 36.
+gradient (:func:`_conv_gradients`). A 3x3 stride-1 kernel with 128
+channels or more in and out, on an output of about 45x45 pixels or more,
+takes a faster road to the same numbers, Winograd's F(2×2, 3×3)
+(:mod:`aplnet.winograd`): 16 products per 2x2 output tile instead of 36.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ transforms of the first level cost more than they save when the products
 are fast (AVX-512)."""
 
 _WINOGRAD_LEAST_TILES = 512
-"""...and this many 2x2 output tiles per image (an output of about 45x45):
+"""...and this many 2x2 output tiles per image (an output of 45x45 has 529):
 on smaller images the transforms' many small steps and the kernel's
 transform cost more than the products save (the U-Net at 188/16/5 ran a
 fifth slower with them), and the weight gradient's products, summed over
@@ -298,10 +298,9 @@ def _correlate_valid(xp, w, stride):
 def _by_winograd(xp, w):
     """Whether a stride-1 correlation of ``xp`` with ``w`` goes through :mod:`aplnet.winograd`."""
     dtype = np.result_type(xp, w)
-    pixels = (xp.shape[-3] - 2) * (xp.shape[-2] - 2)
+    tiles = -(-(xp.shape[-3] - 2) // 2) * -(-(xp.shape[-2] - 2) // 2)
     return (w.shape[:2] == (3, 3) and min(w.shape[2:]) >= _WINOGRAD_LEAST_CHANNELS
-            and pixels >= 4 * _WINOGRAD_LEAST_TILES and dtype.kind == "f"
-            and dtype.itemsize >= 4)
+            and tiles >= _WINOGRAD_LEAST_TILES and dtype.kind == "f" and dtype.itemsize >= 4)
 
 
 def _correlate_rows(xp, w):
@@ -587,7 +586,8 @@ def _conv_gradients(xp, dz, w, stride):
     raveled ``xp`` for :func:`_weight_gradient_rows` (the wrapped columns
     and the rows past ``Ho`` read zeros). A 3x3 kernel with many channels
     on a large enough image (:func:`_by_winograd`) takes both from
-    :mod:`aplnet.winograd` instead.
+    :mod:`aplnet.winograd` instead; at a stride above 1, ``dxp`` (a stride-1
+    correlation of the dilated ``dz``) can take that road too.
     """
     kh, kw, c, k = w.shape
     if _pair(stride) == (1, 1) and dz.size and _by_winograd(xp, w):

@@ -19,6 +19,10 @@ pass, at the top of the expanding path):
   at the top of the contracting path, max pooling's routed gradient;
 * a fixed 16 MiB: the convolutions' im2col and row blocks (three of about
   4 MB, :data:`aplnet.layers._BLOCK_BYTES`) and the BLAS's own buffers.
+  The Winograd layers' blocks (:mod:`aplnet.winograd`) are larger, up to
+  about 100 MB at 572/64/5, but only wide layers take them, deep in the
+  network where the activations are small: the step's peak rise there
+  stayed 1071 MB with and without them.
 
 The five and the 16 MiB are measured, not derived: tests/test_memory.py
 holds the estimate to the peak resident memory of a real training step

@@ -28,14 +28,16 @@ with ``B``, ``G``, ``A`` the matrices below. The weight gradient is the
 adjoint of the same steps, in reverse: ``dU[u,v] = ⍉V[u,v] +.× dM[u,v]``
 with ``dM = A dY Aᵀ`` and ``dw = Gᵀ dU G``.
 
-Floating point only: ``G`` holds halves. In float32 the result differs
-from the direct sum by a few units in the last place (relative error about
-1e-6 on the U-Net's layers).
+``G`` holds halves, so integer arrays are computed in float64, as the
+layers do. In float32 the result differs from the direct sum by a few
+units in the last place (relative error about 1e-6 on the U-Net's layers).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .apl import DomainError, LengthError, RankError, _array
 
 __all__ = ["B", "G", "A", "correlate", "input_gradient", "weight_gradient"]
 
@@ -58,9 +60,9 @@ A = np.array([[1, 0],
 """Output transform: ``Y = Aᵀ M A``."""
 
 _BLOCK_BYTES = 4 << 20
-"""About how much of ``V`` (or ``M``) one block of tile rows fills: the
-transforms then work in cache, and each of the 16 products still has a few
-hundred rows."""
+"""About how much of ``V`` (or ``M``) one block of tile rows fills, unless
+``_LEAST_TILES`` asks for more: on the U-Net's wide layers it does, and a
+block is then the whole image (25–100 MB of scratch at 572/64/5)."""
 
 
 _LEAST_TILES = 1024
@@ -171,23 +173,58 @@ def _tile_row_blocks(frames, tiles_h, tiles_w, channels, itemsize):
             yield f, i0, min(tiles_h, i0 + step)
 
 
+def _image(x, name, func, least):
+    """``x`` as an array ``(…, H, W, C)`` with H, W >= ``least`` and C >= 1."""
+    x = _array(x, name, func)
+    if x.ndim < 3:
+        raise RankError(f"{func}: {name} must have shape (…, H, W, C); got {name}.shape={x.shape}")
+    if min(x.shape[-3:-1]) < least or x.shape[-1] < 1:
+        raise DomainError(f"{func}: {name} must be at least {least}x{least} with one channel "
+                          f"or more; got {name}.shape={x.shape}")
+    return x
+
+
+def _checked(x, w, func, image="xp", least=3):
+    """``x`` and a 3x3 kernel ``w`` whose input (``xp``) or output (``dz``) channels match ``x``'s."""
+    x, w = _image(x, image, func, least), _array(w, "w", func)
+    if w.ndim != 4:
+        raise RankError(f"{func}: w must have shape (3, 3, C, K); got w.shape={w.shape}")
+    axis = 2 if image == "xp" else 3
+    if w.shape[:2] != (3, 3) or w.shape[axis] != x.shape[-1]:
+        raise LengthError(f"{func}: w must have shape (3, 3, C, K) with "
+                          f"{'C' if axis == 2 else 'K'} = {image}.shape[-1]; got "
+                          f"w.shape={w.shape}, {image}.shape={x.shape}")
+    return x, w
+
+
 def correlate(xp, w):
-    """Valid 3x3 correlation by F(2×2, 3×3): ``Aᵀ((G w Gᵀ)×(Bᵀ d B))A`` per tile, ``+.×`` over C.
+    """Valid 3x3 correlation by F(2×2, 3×3): ``(⍉A)+.×((G+.×w+.×⍉G)×(⍉B)+.×d+.×B)+.×A`` per tile.
 
     The same function as :func:`aplnet.layers.conv` with stride 1 and no
-    padding, computed a block of tile rows at a time.
+    padding (the sum over C taken between the transforms, as 16 products),
+    computed a block of tile rows at a time.
 
     Parameters
     ----------
-    xp : float array (…, H, W, C), H, W >= 3
-    w : float array (3, 3, C, K)
+    xp : array (…, H, W, C), H, W >= 3
+    w : array (3, 3, C, K)
 
     Returns
     -------
-    z : array (…, H − 2, W − 2, K), of ``np.result_type(xp, w)``.
+    z : array (…, H − 2, W − 2, K), of ``np.result_type(xp, w)``, integers promoted to float64.
+
+    Raises
+    ------
+    RankError
+        ``xp`` has fewer than 3 axes, or ``w`` is not 4-D.
+    LengthError
+        ``w`` is not 3x3, or its input channels are not ``xp``'s.
+    DomainError
+        ``xp`` is smaller than 3x3, or has no channels.
 
     See Also
     --------
+    naive.conv : the loop oracle.
     input_gradient, weight_gradient : its two gradients.
 
     Examples
@@ -201,27 +238,37 @@ def correlate(xp, w):
     array([[45., 54.],
            [81., 90.]])
     """
-    dtype = np.result_type(xp, w)
+    xp, w = _checked(xp, w, "correlate")
+    dtype = np.result_type(xp, w, 1.0)        # integers to float64; float32 stays
     return _correlate_transformed(xp, _transform_kernel(w.astype(dtype, copy=False)), dtype)
 
 
 def input_gradient(dz, w):
-    """``dx`` of the valid 3x3 correlation: the full correlation of ``dz`` with ``⊖⌽w``, by F(2×2, 3×3).
+    """``dx`` of the valid 3x3 correlation by F(2×2, 3×3): ``dz`` padded by 2, correlated with ``1 2 4 3⍉⊖⌽w``.
 
-    Turning the kernel by 180° reverses the rows and columns of ``G``, so
-    ``G (⊖⌽w) Gᵀ`` is ``U`` with its 4x4 positions permuted (3 1 2 0 on
-    both axes), and swapping the channel axes transposes each ``U[u,v]``:
+    Reversing a kernel's taps reverses the columns of ``G``, and
+    ``G[:, ::-1]`` is ``G`` with its rows in the order 3 1 2 0; so
+    ``G (⊖⌽w) Gᵀ`` is ``U`` with its 4x4 positions permuted that way on
+    both axes, and swapping the channel axes transposes each ``U[u,v]``:
     the kernel is transformed once, as in :func:`correlate`, not again
     from a turned copy.
 
     Parameters
     ----------
-    dz : float array (…, Ho, Wo, K)
-    w : float array (3, 3, C, K)
+    dz : array (…, Ho, Wo, K), Ho, Wo >= 1
+    w : array (3, 3, C, K)
 
     Returns
     -------
-    dx : array (…, Ho + 2, Wo + 2, C), of ``np.result_type(dz, w)``.
+    dx : array (…, Ho + 2, Wo + 2, C), of ``np.result_type(dz, w)``, integers promoted to float64.
+
+    Raises
+    ------
+    As :func:`correlate`, with ``dz``'s channels matched against ``K``.
+
+    See Also
+    --------
+    naive.conv_backward : the loop oracle (its ``dx``).
 
     Examples
     --------
@@ -231,7 +278,8 @@ def input_gradient(dz, w):
            [3., 4., 5.],
            [6., 7., 8.]])
     """
-    dtype = np.result_type(dz, w)
+    dz, w = _checked(dz, w, "input_gradient", image="dz", least=1)
+    dtype = np.result_type(dz, w, 1.0)
     u = _transform_kernel(w.astype(dtype, copy=False))
     turned = u[np.ix_(_TURN, _TURN)].swapaxes(2, 3)
     spread = [(0, 0)] * (dz.ndim - 3) + [(2, 2), (2, 2), (0, 0)]
@@ -239,7 +287,7 @@ def input_gradient(dz, w):
 
 
 _TURN = [3, 1, 2, 0]
-"""``G[::-1] = G[:, ::-1]`` up to this order of its rows: ``G[_TURN] = G[:, ::-1]``."""
+"""The order of ``G``'s rows that reverses its columns: ``G[_TURN] = G[:, ::-1]``."""
 
 
 def _correlate_transformed(xp, u, dtype):
@@ -277,12 +325,25 @@ def weight_gradient(xp, dz):
 
     Parameters
     ----------
-    xp : float array (…, H, W, C)
-    dz : float array (…, H − 2, W − 2, K)
+    xp : array (…, H, W, C), H, W >= 3
+    dz : array (…, H − 2, W − 2, K)
 
     Returns
     -------
-    dw : array (3, 3, C, K), of ``np.result_type(xp, dz)``.
+    dw : array (3, 3, C, K), of ``np.result_type(xp, dz)``, integers promoted to float64.
+
+    Raises
+    ------
+    RankError
+        ``xp`` or ``dz`` has fewer than 3 axes.
+    LengthError
+        ``dz`` is not ``(…, H − 2, W − 2, K)`` for the frame of ``xp``.
+    DomainError
+        ``xp`` is smaller than 3x3, or either has no channels.
+
+    See Also
+    --------
+    naive.conv_backward : the loop oracle (its ``dw``).
 
     Examples
     --------
@@ -292,7 +353,13 @@ def weight_gradient(xp, dz):
            [26., 30., 34.],
            [42., 46., 50.]])
     """
-    dtype = np.result_type(xp, dz)
+    xp = _image(xp, "xp", "weight_gradient", 3)
+    dz = _image(dz, "dz", "weight_gradient", 1)
+    want = xp.shape[:-3] + (xp.shape[-3] - 2, xp.shape[-2] - 2)
+    if dz.shape[:-1] != want:
+        raise LengthError(f"weight_gradient: dz.shape must be {want + ('K',)} for "
+                          f"xp.shape={xp.shape}; got dz.shape={dz.shape}")
+    dtype = np.result_type(xp, dz, 1.0)
     xe, de = _even(xp, dz)
     frames = xe.reshape((-1,) + xe.shape[-3:])
     grads = de.reshape((-1,) + de.shape[-3:])

@@ -17,7 +17,7 @@ for dw backward. A square 2048³ matmul is printed too.
 
 GF/s always counts the direct convolution's multiply-adds,
 ``2·Ho·Wo·kh·kw·C·K`` per pass. The 3x3 layers with 128 channels or more in
-and out, on images of 45x45 output pixels or more, take Winograd's
+and out, on outputs of about 45x45 pixels or more, take Winograd's
 F(2×2, 3×3) (column 'road': ``F23``), which does 16/36 of those
 multiplications: for them 'of mm' says how much faster than the direct
 products' matmul the layer ran, and can pass 100%.
@@ -106,7 +106,7 @@ def conv_row(name, xs, ws, dtype, repeat):
 
 
 def conv_road(x, w):
-    """How ``layers.conv`` computes this call: Winograd (``F23``) or direct products."""
+    """How ``layers.conv`` computes this stride-1 call (the U-Net has no other): ``F23`` or ``direct``."""
     return "F23" if layers._by_winograd(x, w) else "direct"
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aplnet import layers, naive, winograd
+from aplnet import apl, layers, naive, winograd
 from aplnet.winograd import A, B, G
 from strategies_layers import arrays, frames
 
@@ -24,14 +24,15 @@ def close(fast, slow):
 
 
 @contextlib.contextmanager
-def winograd_from_one_channel(block_bytes=None):
-    """Every 3x3 stride-1 conv through aplnet.winograd; given ``block_bytes``, blocks
-    of that size, down to a single tile row."""
+def winograd_from_one_channel(tiles_per_block=None):
+    """Every 3x3 stride-1 conv through aplnet.winograd; given ``tiles_per_block``,
+    blocks of whole tile rows holding at least that many tiles (so a block can be
+    a single tile row, and the last block shorter than the others)."""
     saved = (layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES,
              winograd._BLOCK_BYTES, winograd._LEAST_TILES)
     layers._WINOGRAD_LEAST_CHANNELS = layers._WINOGRAD_LEAST_TILES = 1
-    if block_bytes:
-        winograd._BLOCK_BYTES, winograd._LEAST_TILES = block_bytes, 1
+    if tiles_per_block:
+        winograd._BLOCK_BYTES, winograd._LEAST_TILES = 1, tiles_per_block
     try:
         yield
     finally:
@@ -48,7 +49,7 @@ def cases(draw):
     return draw(arrays(frame + (h, w, c))), draw(arrays((3, 3, c, k)))
 
 
-BLOCKS = st.sampled_from([None, 1, 300])
+BLOCKS = st.sampled_from([None, 1, 2, 3, 5])
 
 
 # ------------------------------------------------------------- the matrices
@@ -97,12 +98,12 @@ def test_untransforms_are_the_adjoints_of_the_transforms():
     rng = np.random.default_rng(4)
     w, du = rng.standard_normal((3, 3, 2, 3)), rng.standard_normal((4, 4, 2, 3))
     assert np.isclose(np.vdot(winograd._transform_kernel(w), du),
-                      np.vdot(w, winograd._untransform_kernel(du)))
+                      np.vdot(w, winograd._untransform_kernel(du)), rtol=1e-12)
     m, dy = rng.standard_normal((4, 4, 2, 3, 2)), rng.standard_normal((2, 2, 3, 2, 2))
     y, dm = np.empty_like(dy), np.empty_like(m)
     winograd._transform_output(m, y, np.empty((2, 4, 2, 3, 2)))
     winograd._untransform_output(dy, dm, np.empty((4, 2, 2, 3, 2)))
-    assert np.isclose(np.vdot(y, dy), np.vdot(m, dm))
+    assert np.isclose(np.vdot(y, dy), np.vdot(m, dm), rtol=1e-12)
 
 
 def test_turning_the_kernel_permutes_the_rows_of_g():
@@ -114,59 +115,105 @@ def test_turning_the_kernel_permutes_the_rows_of_g():
 
 @settings(deadline=None)
 @given(cases(), BLOCKS)
-def test_correlate_equals_naive(case, block_bytes):
+def test_correlate_equals_naive(case, tiles_per_block):
     x, w = case
-    with winograd_from_one_channel(block_bytes):
+    with winograd_from_one_channel(tiles_per_block):
         assert close(winograd.correlate(x, w), naive.conv(x, w))
 
 
 @settings(deadline=None)
 @given(cases(), BLOCKS, st.integers(0, 2**32 - 1))
-def test_gradients_equal_naive(case, block_bytes, seed):
+def test_gradients_equal_naive(case, tiles_per_block, seed):
     x, w = case
     dz = np.random.default_rng(seed).standard_normal(naive.conv(x, w).shape)
     dx, dw, _ = naive.conv_backward(dz, x, w)
-    with winograd_from_one_channel(block_bytes):
+    with winograd_from_one_channel(tiles_per_block):
         assert close(winograd.input_gradient(dz, w), dx)
         assert close(winograd.weight_gradient(x, dz), dw)
 
 
 @settings(deadline=None)
 @given(cases(), BLOCKS, st.integers(0, 2), st.integers(0, 2**32 - 1))
-def test_conv_and_conv_backward_through_winograd_equal_naive(case, block_bytes, pad, seed):
+def test_conv_and_conv_backward_through_winograd_equal_naive(case, tiles_per_block, pad, seed):
     x, w = case
     dz = np.random.default_rng(seed).standard_normal(naive.conv(x, w, pad=pad).shape)
-    with winograd_from_one_channel(block_bytes):
+    with winograd_from_one_channel(tiles_per_block):
         z, grads = layers.conv(x, w, pad=pad), layers.conv_backward(dz, x, w, pad=pad)
     assert close(z, naive.conv(x, w, pad=pad))
     assert all(close(f, s) for f, s in zip(grads, naive.conv_backward(dz, x, w, pad=pad)))
 
 
 def test_the_layers_take_winograd_from_the_thresholds_on(monkeypatch):
-    """At the channel and tile thresholds: conv and both gradients; below either: neither."""
+    """At the channel and tile thresholds: conv and both gradients, equal to the
+    direct road's; one channel or one tile row fewer, or another kernel: neither."""
     calls = []
     for name in ("correlate", "input_gradient", "weight_gradient"):
         real = getattr(winograd, name)
         monkeypatch.setattr(winograd, name,
                             lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
     least, tiles = layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES
-    big = int(np.ceil(np.sqrt(4 * tiles))) + 2                  # just enough tiles
+    big = next(n for n in range(3, 200) if ((n - 2 + 1) // 2) ** 2 >= tiles)
     rng = np.random.default_rng(5)
-    for side, expected in ((big, ["correlate", "input_gradient", "weight_gradient"]),
-                           (big - 1, [])):
+    x = rng.standard_normal((big, big, least)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, least, least)) / least).astype(np.float32)
+    dz = rng.standard_normal((big - 2, big - 2, least)).astype(np.float32)
+    roads = {}
+    for road, threshold in (("winograd", least), ("direct", 10 ** 9)):
+        monkeypatch.setattr(layers, "_WINOGRAD_LEAST_CHANNELS", threshold)
         calls.clear()
-        x = rng.standard_normal((side, side, least)).astype(np.float32)
-        w = rng.standard_normal((3, 3, least, least)).astype(np.float32)
-        dz = layers.conv(x, w)
-        layers.conv_backward(dz, x, w)
-        assert calls == expected
+        roads[road] = (layers.conv(x, w), *layers.conv_backward(dz, x, w))
+        assert calls == (["correlate", "input_gradient", "weight_gradient"]
+                         if road == "winograd" else [])
+    for fast, direct in zip(*roads.values()):
+        assert fast.dtype == np.float32
+        assert np.abs(fast - direct).max() <= 1e-5 * np.abs(direct).max()
+    monkeypatch.setattr(layers, "_WINOGRAD_LEAST_CHANNELS", least)
     calls.clear()
+    layers.conv(x[:-1, :-1], w)                              # one tile row and column fewer
     layers.conv(x[..., 1:], w[:, :, 1:])                    # one channel in too few
     layers.conv(x, w[..., 1:])                              # one channel out too few
     layers.conv(x, w[:2])                                   # a 2x3 kernel
-    layers.conv(x[:45, :45], w, stride=2)
+    layers.conv(x[:-2, :-2], w, stride=2)
     layers.conv(x.astype(np.float16), w.astype(np.float16))  # halves in float16: no
     assert calls == []
+
+
+@pytest.mark.parametrize("stride", [2, 3])
+def test_a_strided_input_gradient_through_winograd_equals_naive(stride):
+    """At a stride, dx is a stride-1 correlation of the dilated dz: that road too."""
+    rng = np.random.default_rng(10)
+    x, w = rng.standard_normal((2, 3 + 2 * stride, 3 + 3 * stride, 2)), rng.standard_normal((3, 3, 2, 3))
+    dz = rng.standard_normal(naive.conv(x, w, stride=stride).shape)
+    with winograd_from_one_channel(1):
+        grads = layers.conv_backward(dz, x, w, stride=stride)
+    assert all(close(f, s) for f, s in zip(grads, naive.conv_backward(dz, x, w, stride=stride)))
+
+
+@pytest.mark.parametrize("func, args, error, message", [
+    (winograd.correlate, (np.zeros((4, 4)), np.zeros((3, 3, 1, 1))), "RankError",
+     r"correlate: xp must have shape \(…, H, W, C\); got xp.shape=\(4, 4\)"),
+    (winograd.correlate, (np.zeros((2, 5, 1)), np.zeros((3, 3, 1, 1))), "DomainError",
+     r"correlate: xp must be at least 3x3 with one channel or more; got xp.shape=\(2, 5, 1\)"),
+    (winograd.correlate, (np.zeros((5, 5, 2)), np.zeros((3, 3, 1, 1))), "LengthError",
+     r"correlate: w must have shape \(3, 3, C, K\) with C = xp.shape\[-1\]; "
+     r"got w.shape=\(3, 3, 1, 1\), xp.shape=\(5, 5, 2\)"),
+    (winograd.correlate, (np.zeros((5, 5, 1)), np.zeros((5, 5, 1, 1))), "LengthError",
+     r"w must have shape \(3, 3, C, K\)"),
+    (winograd.correlate, (np.zeros((5, 5, 1)), np.zeros((3, 3, 1))), "RankError",
+     r"correlate: w must have shape \(3, 3, C, K\); got w.shape=\(3, 3, 1\)"),
+    (winograd.input_gradient, (np.zeros((2, 2, 4)), np.zeros((3, 3, 1, 2))), "LengthError",
+     r"input_gradient: w must have shape \(3, 3, C, K\) with K = dz.shape\[-1\]"),
+    (winograd.input_gradient, (np.zeros((2, 2, 0)), np.zeros((3, 3, 1, 0))), "DomainError",
+     r"input_gradient: dz must be at least 1x1 with one channel or more"),
+    (winograd.weight_gradient, (np.zeros((5, 5, 1)), np.zeros((2, 3, 1))), "LengthError",
+     r"weight_gradient: dz.shape must be \(3, 3, 'K'\) for xp.shape=\(5, 5, 1\); "
+     r"got dz.shape=\(2, 3, 1\)"),
+    (winograd.weight_gradient, (np.zeros((5, 5, 1)), np.zeros(3)), "RankError",
+     r"weight_gradient: dz must have shape"),
+])
+def test_bad_arguments_are_refused_by_name(func, args, error, message):
+    with pytest.raises(getattr(apl, error), match=message):
+        func(*args)
 
 
 def test_float32_stays_float32_and_near_float64():
@@ -182,6 +229,18 @@ def test_float32_stays_float32_and_near_float64():
     for s, e in zip(single, exact):
         assert s.dtype == np.float32
         assert np.abs(s - e).max() <= 1e-5 * np.abs(e).max()
+
+
+def test_integers_are_computed_in_float64():
+    """``G`` holds halves: integer arrays must not be cut to integers on the way."""
+    rng = np.random.default_rng(9)
+    x, w = rng.integers(-3, 4, (6, 7, 2)), rng.integers(-3, 4, (3, 3, 2, 2))
+    dz = rng.integers(-3, 4, (4, 5, 2))
+    dx, dw, _ = naive.conv_backward(dz, x, w)
+    results = (winograd.correlate(x, w), winograd.input_gradient(dz, w),
+               winograd.weight_gradient(x, dz))
+    assert [r.dtype for r in results] == [np.float64] * 3
+    assert [close(r, e) for r, e in zip(results, (naive.conv(x, w), dx, dw))] == [True] * 3
 
 
 def test_gradients_by_finite_differences():
