@@ -920,7 +920,9 @@ def upconv_backward(dy, x, w):
 
     ``dx`` is the stride-``(kh, kw)`` valid correlation of ``dy`` with ``w``
     (channels swapped): up-convolution's adjoint is a strided convolution.
-    ``dw`` pairs each input pixel with the block it painted.
+    ``dw`` pairs each input pixel with the block it painted. The blocks
+    ``v`` do not overlap: they are copied out once, and both gradients are
+    one matrix product with them.
 
     Parameters
     ----------
@@ -962,10 +964,11 @@ def upconv_backward(dy, x, w):
     if x.size == 0:                      # an empty batch (or image): zero gradients
         dtype = np.result_type(dy, w)
         return np.zeros(x.shape, dtype), np.zeros(w.shape, dtype), np.zeros(k, dtype)
-    dx = _correlate_valid(dy, w.swapaxes(2, 3), (kh, kw))
-    blocks = _windows_hw(dy, kh, kw, (kh, kw)).reshape(-1, kh * kw * k)
+    blocks = _windows_hw(dy, kh, kw, (kh, kw)).reshape(-1, kh * kw * k)   # one copy, used twice
+    dx = inner(np.add, np.multiply, blocks, w.swapaxes(2, 3).reshape(kh * kw * k, c))
     dw = inner(np.add, np.multiply, x.reshape(-1, c).T, blocks)
-    return dx, np.moveaxis(dw.reshape(c, kh, kw, k), 0, 2), dy.reshape(-1, k).sum(axis=0)
+    return (dx.reshape(x.shape[:-1] + (c,)), np.moveaxis(dw.reshape(c, kh, kw, k), 0, 2),
+            dy.reshape(-1, k).sum(axis=0))
 
 
 # --------------------------------------------------------- copy and crop
