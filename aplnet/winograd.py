@@ -244,9 +244,9 @@ def correlate(xp, w):
 
 
 def input_gradient(dz, w):
-    """``dx`` of the valid 3x3 correlation by F(2×2, 3×3): ``dz`` padded by 2, correlated with ``1 2 4 3⍉⊖⌽w``.
+    """``dx`` of the valid 3x3 correlation by F(2×2, 3×3): ``dz`` padded by 2, correlated with ``1 2 4 3⍉⊖⊖⍤3⊢w``.
 
-    Reversing a kernel's taps reverses the columns of ``G``, and
+    Reversing a 3x3 kernel's taps reverses the columns of ``G``, and
     ``G[:, ::-1]`` is ``G`` with its rows in the order 3 1 2 0; so
     ``G (⊖⌽w) Gᵀ`` is ``U`` with its 4x4 positions permuted that way on
     both axes, and swapping the channel axes transposes each ``U[u,v]``:
