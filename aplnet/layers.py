@@ -216,16 +216,16 @@ _WINOGRAD_LEAST_CHANNELS = 128
 both its gradients go through :mod:`aplnet.winograd`: 16 products per 2x2
 tile instead of 36, and transforms whose cost per pixel grows with C + K
 while the products' grows with C·K. The U-Net's training step at 572/64/5,
-timed with each threshold in turn in one process, ran fastest with 128,
-with OpenBLAS's AVX2 kernels and with its AVX-512 ones alike; at 64 the
-transforms of the first level cost more than they save when the products
-are fast (AVX-512)."""
+timed with the threshold at 64, at 128 and at infinity in turn in one
+process, ran fastest with 128, with OpenBLAS's AVX2 kernels (64 about as
+fast) and with its AVX-512 ones (64 a fifth slower: the transforms of the
+first levels cost more than they save when the products are fast)."""
 
 _WINOGRAD_LEAST_TILES = 512
 """...and this many 2x2 output tiles per image (an output of 45x45 has 529):
 on smaller images the transforms' many small steps and the kernel's
 transform cost more than the products save (the U-Net at 188/16/5 ran a
-fifth slower with them), and the weight gradient's products, summed over
+fifth to a quarter slower with them), and the weight gradient's products, summed over
 the tiles, are too short for BLAS."""
 
 _TAPS_LEAST_CHANNELS = 256
@@ -284,9 +284,11 @@ def _correlate_valid(xp, w, stride):
 
     The hot path of every convolution here, forward and input gradient.
     Stride 1: :func:`_correlate_rows` (kh products of kw-wide rows per
-    block of the image); other strides, or a single channel:
-    :func:`_correlate_windows` (im2col, a block of windows at a time). The
-    result has ``np.result_type(xp, w)``: float32 in, float32 out.
+    block of the image), or :func:`aplnet.winograd.correlate` for a wide
+    3x3 kernel on a large enough image (:func:`_by_winograd`); other
+    strides, or a single channel: :func:`_correlate_windows` (im2col, a
+    block of windows at a time). The result has ``np.result_type(xp, w)``:
+    float32 in, float32 out.
     """
     if _pair(stride) == (1, 1) and xp.size and _by_winograd(xp, w):
         return winograd.correlate(xp, w)
