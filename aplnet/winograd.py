@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .apl import DomainError, LengthError, RankError, _array
+from .apl import DomainError, LengthError
+from .checks import _channels_match, _image, _kernel
 
 __all__ = ["B", "G", "A", "correlate", "input_gradient", "weight_gradient"]
 
@@ -173,28 +174,19 @@ def _tile_row_blocks(frames, tiles_h, tiles_w, channels, itemsize):
             yield f, i0, min(tiles_h, i0 + step)
 
 
-def _image(x, name, func, least):
-    """``x`` as an array ``(…, H, W, C)`` with H, W >= ``least`` and C >= 1."""
-    x = _array(x, name, func)
-    if x.ndim < 3:
-        raise RankError(f"{func}: {name} must have shape (…, H, W, C); got {name}.shape={x.shape}")
+def _at_least(x, name, func, least):
+    """``x`` (checked by :func:`aplnet.checks._image`) with H, W >= ``least`` and a channel."""
     if min(x.shape[-3:-1]) < least or x.shape[-1] < 1:
         raise DomainError(f"{func}: {name} must be at least {least}x{least} with one channel "
                           f"or more; got {name}.shape={x.shape}")
     return x
 
 
-def _checked(x, w, func, image="xp", least=3):
-    """``x`` and a 3x3 kernel ``w`` whose input (``xp``) or output (``dz``) channels match ``x``'s."""
-    x, w = _image(x, image, func, least), _array(w, "w", func)
-    if w.ndim != 4:
-        raise RankError(f"{func}: w must have shape (3, 3, C, K); got w.shape={w.shape}")
-    axis = 2 if image == "xp" else 3
-    if w.shape[:2] != (3, 3) or w.shape[axis] != x.shape[-1]:
-        raise LengthError(f"{func}: w must have shape (3, 3, C, K) with "
-                          f"{'C' if axis == 2 else 'K'} = {image}.shape[-1]; got "
-                          f"w.shape={w.shape}, {image}.shape={x.shape}")
-    return x, w
+def _three_by_three(w, func):
+    if w.shape[:2] != (3, 3):
+        raise LengthError(f"{func}: w must be a 3x3 kernel, shape (3, 3, C, K); "
+                          f"got w.shape={w.shape}")
+    return w
 
 
 def correlate(xp, w):
@@ -215,12 +207,15 @@ def correlate(xp, w):
 
     Raises
     ------
+    TypeError
+        Complex values.
     RankError
         ``xp`` has fewer than 3 axes, or ``w`` is not 4-D.
     LengthError
         ``w`` is not 3x3, or its input channels are not ``xp``'s.
     DomainError
-        ``xp`` is smaller than 3x3, or has no channels.
+        ``xp`` is smaller than 3x3 or has no channels, or ``w`` has an
+        axis of length 0.
 
     See Also
     --------
@@ -238,8 +233,10 @@ def correlate(xp, w):
     array([[45., 54.],
            [81., 90.]])
     """
-    xp, w = _checked(xp, w, "correlate")
-    dtype = np.result_type(xp, w, 1.0)        # integers to float64; float32 stays
+    xp = _at_least(_image(xp, "xp", "correlate"), "xp", "correlate", 3)
+    w = _three_by_three(_kernel(w, "w", "correlate"), "correlate")
+    _channels_match(xp, w, "correlate")
+    dtype = np.result_type(xp, w)
     return _correlate_transformed(xp, _transform_kernel(w.astype(dtype, copy=False)), dtype)
 
 
@@ -278,8 +275,12 @@ def input_gradient(dz, w):
            [3., 4., 5.],
            [6., 7., 8.]])
     """
-    dz, w = _checked(dz, w, "input_gradient", image="dz", least=1)
-    dtype = np.result_type(dz, w, 1.0)
+    dz = _at_least(_image(dz, "dz", "input_gradient"), "dz", "input_gradient", 1)
+    w = _three_by_three(_kernel(w, "w", "input_gradient"), "input_gradient")
+    if w.shape[3] != dz.shape[-1]:
+        raise LengthError(f"input_gradient: w.shape[3] (kernel output channels) must equal "
+                          f"dz.shape[-1]; got w.shape={w.shape}, dz.shape={dz.shape}")
+    dtype = np.result_type(dz, w)
     u = _transform_kernel(w.astype(dtype, copy=False))
     turned = u[np.ix_(_TURN, _TURN)].swapaxes(2, 3)
     spread = [(0, 0)] * (dz.ndim - 3) + [(2, 2), (2, 2), (0, 0)]
@@ -288,6 +289,26 @@ def input_gradient(dz, w):
 
 _TURN = [3, 1, 2, 0]
 """The order of ``G``'s rows that reverses its columns: ``G[_TURN] = G[:, ::-1]``."""
+
+
+def _input_blocks(frames, k, dtype):
+    """The blocks of tile rows of ``frames`` (``(F, H, W, C)``, even output sides), each with its ``V``.
+
+    Yields ``(f, i0, n, v)``: frame ``f``, tile rows ``i0:i0+n``, and
+    ``v = Bᵀ d B`` of their tiles as 16 ``(n·tw, C)`` matrices, in scratch
+    that the next block overwrites. ``k`` (the other side's channels) sizes
+    the blocks, as :func:`_tile_row_blocks` says.
+    """
+    f, h, width, c = frames.shape
+    th, tw = (h - 2) // 2, (width - 2) // 2
+    blocks = list(_tile_row_blocks(f, th, tw, max(c, k), dtype.itemsize))
+    step = max((i1 - i0 for _, i0, i1 in blocks), default=0)
+    rows = np.empty((4, step, width, c), dtype)
+    v = np.empty((4, 4, step, tw, c), dtype)
+    for f0, i0, i1 in blocks:
+        n = i1 - i0
+        _transform_input(frames[f0, 2 * i0:2 * i1 + 2], n, tw, rows[:, :n], v[:, :, :n])
+        yield f0, i0, n, v[:, :, :n].reshape(16, n * tw, c)
 
 
 def _correlate_transformed(xp, u, dtype):
@@ -300,19 +321,14 @@ def _correlate_transformed(xp, u, dtype):
     th, tw = (h - 2) // 2, (width - 2) // 2
     u = u.reshape(16, c, k)
     z = np.empty((f, 2 * th, 2 * tw, k), dtype)
-    blocks = list(_tile_row_blocks(f, th, tw, max(c, k), dtype.itemsize))
-    step = max((i1 - i0 for _, i0, i1 in blocks), default=0)
-    rows = np.empty((4, step, width, c), dtype)
-    v = np.empty((4, 4, step, tw, c), dtype)
-    m = np.empty((16, step * tw, k), dtype)
-    cols = np.empty((2, 4, step, tw, k), dtype)
-    for f0, i0, i1 in blocks:
-        n = i1 - i0
-        vb, mb = v[:, :, :n], m[:, :n * tw]
-        _transform_input(frames[f0, 2 * i0:2 * i1 + 2], n, tw, rows[:, :n], vb)
-        np.matmul(vb.reshape(16, n * tw, c), u, out=mb)
+    m = cols = None
+    for f0, i0, n, v in _input_blocks(frames, k, dtype):
+        if m is None:                                     # the first block is the longest
+            m, cols = np.empty((16, n * tw, k), dtype), np.empty((2, 4, n, tw, k), dtype)
+        mb = m[:, :n * tw]
+        np.matmul(v, u, out=mb)
         _transform_output(mb.reshape(4, 4, n, tw, k),
-                          z[f0, 2 * i0:2 * i1].reshape(n, 2, tw, 2, k), cols[:, :, :n])
+                          z[f0, 2 * i0:2 * (i0 + n)].reshape(n, 2, tw, 2, k), cols[:, :, :n])
     z = z.reshape(xp.shape[:-3] + z.shape[-3:])
     return z[..., :ho, :wo, :] if z.shape[-3:-1] != (ho, wo) else z
 
@@ -334,6 +350,8 @@ def weight_gradient(xp, dz):
 
     Raises
     ------
+    TypeError
+        Complex values.
     RankError
         ``xp`` or ``dz`` has fewer than 3 axes.
     LengthError
@@ -353,35 +371,28 @@ def weight_gradient(xp, dz):
            [26., 30., 34.],
            [42., 46., 50.]])
     """
-    xp = _image(xp, "xp", "weight_gradient", 3)
-    dz = _image(dz, "dz", "weight_gradient", 1)
+    xp = _at_least(_image(xp, "xp", "weight_gradient"), "xp", "weight_gradient", 3)
+    dz = _at_least(_image(dz, "dz", "weight_gradient"), "dz", "weight_gradient", 1)
     want = xp.shape[:-3] + (xp.shape[-3] - 2, xp.shape[-2] - 2)
     if dz.shape[:-1] != want:
         raise LengthError(f"weight_gradient: dz.shape must be {want + ('K',)} for "
                           f"xp.shape={xp.shape}; got dz.shape={dz.shape}")
-    dtype = np.result_type(xp, dz, 1.0)
+    dtype = np.result_type(xp, dz)
     xe, de = _even(xp, dz)
     frames = xe.reshape((-1,) + xe.shape[-3:])
     grads = de.reshape((-1,) + de.shape[-3:])
     f, h, width, c = frames.shape
     k = grads.shape[-1]
-    th, tw = (h - 2) // 2, (width - 2) // 2
-
-    blocks = list(_tile_row_blocks(f, th, tw, max(c, k), dtype.itemsize))
-    step = max((i1 - i0 for _, i0, i1 in blocks), default=0)
-    rows = np.empty((4, step, width, c), dtype)
-    v = np.empty((4, 4, step, tw, c), dtype)
-    dm = np.empty((4, 4, step, tw, k), dtype)
-    dm_rows = np.empty((4, 2, step, tw, k), dtype)
-    du, part = np.zeros((16, c, k), dtype), np.empty((16, c, k), dtype)
-    for f0, i0, i1 in blocks:
-        n = i1 - i0
-        vb, dmb = v[:, :, :n], dm[:, :, :n]
-        _transform_input(frames[f0, 2 * i0:2 * i1 + 2], n, tw, rows[:, :n], vb)
-        _untransform_output(grads[f0, 2 * i0:2 * i1].reshape(n, 2, tw, 2, k), dmb,
+    tw = (width - 2) // 2
+    du = dm = dm_rows = None
+    for f0, i0, n, v in _input_blocks(frames, k, dtype):
+        if dm is None:                                    # the first block is the longest
+            dm, dm_rows = np.empty((4, 4, n, tw, k), dtype), np.empty((4, 2, n, tw, k), dtype)
+        dmb = dm[:, :, :n]
+        _untransform_output(grads[f0, 2 * i0:2 * (i0 + n)].reshape(n, 2, tw, 2, k), dmb,
                             dm_rows[:, :, :n])
-        np.matmul(vb.reshape(16, n * tw, c).transpose(0, 2, 1), dmb.reshape(16, n * tw, k),
-                  out=part if len(blocks) > 1 else du)
-        if len(blocks) > 1:
-            du += part
+        block = np.matmul(v.transpose(0, 2, 1), dmb.reshape(16, n * tw, k))
+        du = block if du is None else np.add(du, block, out=du)
+    if du is None:                                        # an empty frame: no blocks
+        du = np.zeros((16, c, k), dtype)
     return _untransform_kernel(du.reshape(4, 4, c, k))
