@@ -87,10 +87,16 @@ def network_calls(size, width, depth, dtype):
     return calls
 
 
-def conv_row(name, xs, ws, dtype, repeat):
+def random_layer(xs, ws, dtype):
+    """``(rng, x, w)``: a seeded generator, an input of shape ``xs`` and a small kernel of shape ``ws``."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(xs, dtype=np.float32).astype(dtype)
     w = (rng.standard_normal(ws, dtype=np.float32) * 0.05).astype(dtype)
+    return rng, x, w
+
+
+def conv_row(name, xs, ws, dtype, repeat):
+    rng, x, w = random_layer(xs, ws, dtype)
     kh, kw, c, k = ws
     h, wd = xs[-3:-1]
     ho, wo = h - kh + 1, wd - kw + 1
@@ -111,9 +117,7 @@ def conv_road(x, w):
 
 
 def upconv_row(name, xs, ws, dtype, repeat):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(xs, dtype=np.float32).astype(dtype)
-    w = (rng.standard_normal(ws, dtype=np.float32) * 0.05).astype(dtype)
+    rng, x, w = random_layer(xs, ws, dtype)
     kh, kw, c, k = ws
     h, wd = xs[-3:-1]
     dy = rng.standard_normal(xs[:-3] + (h * kh, wd * kw, k), dtype=np.float32).astype(dtype)
