@@ -26,7 +26,7 @@ of kw-wide rows of the raveled image (:func:`_rows_product`), otherwise as
 im2col (:func:`_correlate_windows`); the weight gradient is the adjoint of
 the same blocks, and shares one zero-framed copy of ``dz`` with the input
 gradient (:func:`_conv_gradients`). A 3x3 stride-1 kernel with 128
-channels or more in and out, on an output of about 45x45 pixels or more,
+channels or more in and out, on an output of about 20x20 pixels or more,
 takes a faster road to the same numbers, Winograd's F(2×2, 3×3)
 (:mod:`aplnet.winograd`): 16 products per 2x2 output tile instead of 36.
 """
@@ -176,12 +176,16 @@ process, ran fastest with 128, with OpenBLAS's AVX2 kernels (64 about as
 fast) and with its AVX-512 ones (64 a fifth slower: the transforms of the
 first levels cost more than they save when the products are fast)."""
 
-_WINOGRAD_LEAST_TILES = 512
-"""...and this many 2x2 output tiles per image (an output of 45x45 has 529):
-on smaller images the transforms' many small steps and the kernel's
-transform cost more than the products save (the U-Net at 188/16/5 ran a
-fifth to a quarter slower with them), and the weight gradient's products, summed over
-the tiles, are too short for BLAS."""
+_WINOGRAD_LEAST_TILES = 100
+"""...and this many 2x2 output tiles per image (an output of 20x20 has 100):
+on smaller images the kernel's transform (``16·C·K`` numbers, and as many
+again for the weight gradient's) costs more than the products save, and
+the weight gradient's products, summed over the tiles, are too short for
+BLAS. Timed layer by layer, both roads in turn in one process: with 512
+channels, 22x22 and 24x24 inputs ran a quarter faster forward and a fifth
+faster backward by Winograd, 16x16 and 18x18 broke even and 12x12 ran
+backward at half the speed; the U-Net's bottom layers at 572/64/5
+(32x32x512→1024, 30x30x1024→1024) ran 30–40% faster."""
 
 _TAPS_LEAST_CHANNELS = 256
 """From this many channels of dz on, the input gradient takes one product per

@@ -17,7 +17,7 @@ for dw backward. A square 2048³ matmul is printed too.
 
 GF/s always counts the direct convolution's multiply-adds,
 ``2·Ho·Wo·kh·kw·C·K`` per pass. The 3x3 layers with 128 channels or more in
-and out, on outputs of about 45x45 pixels or more, take Winograd's
+and out, on outputs of about 20x20 pixels or more, take Winograd's
 F(2×2, 3×3) (column 'road': ``F23``), which does 16/36 of those
 multiplications: for them 'of mm' says how much faster than the direct
 products' matmul the layer ran, and can pass 100%.
