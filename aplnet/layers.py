@@ -834,7 +834,11 @@ def upconv(x, w, b=None):
 
     (the APL line is the 2x2 case.) Each input pixel paints a ``kh×kw``
     block of the output, its channel vector ``+.×`` the kernel; the blocks do
-    not overlap, so laying them out is a transpose and a reshape.
+    not overlap, so laying them out is a transpose and a reshape. That is
+    done a block of image rows at a time (about ``_BLOCK_BYTES`` of
+    product): each block's product goes to scratch and is laid into the
+    output while still in cache, instead of the whole product being made
+    and then copied (the U-Net's top up-convolution ran a quarter faster).
 
     Parameters
     ----------
@@ -867,11 +871,22 @@ def upconv(x, w, b=None):
     x, w = _image(x, "x", "upconv"), _kernel(w, "w", "upconv")
     _channels_match(x, w, "upconv")
     b = _bias(b, w.shape[3], "upconv")
-    kh, kw, _, k = w.shape
+    kh, kw, c, k = w.shape
     *frame, h, wd, _ = x.shape
-    blocks = inner(np.add, np.multiply, x, np.moveaxis(w, 2, 0))   # (…, H, W, kh, kw, K)
-    y = np.swapaxes(blocks, -4, -3).reshape(*frame, h * kh, wd * kw, k)
-    return _add_bias(y, b)
+    if x.size == 0:                      # an empty batch or image: an empty output
+        return _add_bias(np.zeros((*frame, h * kh, wd * kw, k), np.result_type(x, w)), b)
+    frames = _one_frame(x)
+    f = frames.shape[0]
+    y = np.empty((f, h, kh, wd, kw, k), np.result_type(x, w))      # (F, H, kh, W, kw, K)
+    taps = np.moveaxis(w, 2, 0).reshape(c, kh * kw * k).astype(y.dtype, copy=False)
+    per_pixel = kh * kw * k
+    per_block = max(1, _BLOCK_BYTES // (wd * per_pixel * y.itemsize))    # image rows
+    buf = np.empty(min(per_block, f * h) * wd * per_pixel, y.dtype)
+    for f0, f1, r0, r1 in _window_blocks(f, h, per_block):
+        pixels = frames[f0:f1, r0:r1].reshape(-1, c)
+        block = np.matmul(pixels, taps, out=buf[:pixels.shape[0] * per_pixel].reshape(-1, per_pixel))
+        y[f0:f1, r0:r1] = block.reshape(f1 - f0, r1 - r0, wd, kh, kw, k).swapaxes(2, 3)
+    return _add_bias(y.reshape(x.shape[:-3] + (h * kh, wd * kw, k)), b)
 
 
 def upconv_backward(dy, x, w):

@@ -1,4 +1,4 @@
-"""The blocked convolution core against the naive loops, with blocks small enough to split.
+"""The blocked convolution core (and up-convolution) against the naive loops, with blocks small enough to split.
 
 test_layers.py compares conv, conv_backward and upconv_backward with their loop
 twins on hypothesis shapes, but at those sizes every product fits in one block of
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aplnet import layers, naive
-from strategies_layers import conv_cases
+from strategies_layers import conv_cases, upconv_cases
 
 
 @contextlib.contextmanager
@@ -81,3 +81,31 @@ def test_float32_stays_float32_through_the_blocks():
     with blocks_of(256):
         outputs = (layers.conv(x, w), *layers.conv_backward(dz, x, w))
     assert [o.dtype for o in outputs] == [np.float32] * 4
+
+
+@settings(deadline=None)
+@given(upconv_cases(), BLOCKS)
+def test_upconv_in_small_blocks_equals_naive(case, nbytes):
+    """Blocks of image rows, of whole images, and a last block shorter than the rest."""
+    x, w, b = case
+    with blocks_of(nbytes):
+        assert close(layers.upconv(x, w, b), naive.upconv(x, w, b))
+
+
+def test_upconv_blocks_split_rows_and_frames():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 5, 4, 2))
+    w = rng.standard_normal((2, 3, 2, 3))
+    row = 4 * 2 * 3 * 3 * 8                 # an image row's product: W·kh·kw·K float64s
+    # 1 row; 3 rows (each image's last block 2); 2 whole images (the last block 1)
+    for nbytes in (8, row + 1, 3 * row, 10 * row):
+        with blocks_of(nbytes):
+            assert close(layers.upconv(x, w), naive.upconv(x, w))
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 2), (3, 0, 2), (0, 3, 3, 2), (2, 0, 3, 2)])
+def test_upconv_of_an_empty_image_is_empty(shape):
+    w = np.ones((2, 2, 2, 3))
+    y = layers.upconv(np.zeros(shape), w, np.ones(3))
+    h, wd = shape[-3:-1]
+    assert y.shape == shape[:-3] + (2 * h, 2 * wd, 3) and y.dtype == np.float64
