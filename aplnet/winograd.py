@@ -74,7 +74,7 @@ tiles few, this outweighs keeping the block in cache."""
 
 
 def _transform_kernel(w, g=G):
-    """``U[u,v] = Σ_ab G[u,a] w[a,b] G[v,b]``, i.e. ``G+.×w+.×⍉G`` for every channel pair; ``(4, 4, C, K)``.
+    """``U[u,v] = Σ_ab g[u,a] w[a,b] g[v,b]``, i.e. ``g+.×w+.×⍉g`` for every channel pair; ``(4, 4, C, K)``.
 
     The two products with the tiny ``G`` are one with their Kronecker
     product, ``(G⊗G)[(u,v),(a,b)] = G[u,a]·G[v,b]``, a 16x9 matrix times

@@ -1,6 +1,6 @@
 """The blocked convolution core (and up-convolution) against the naive loops, with blocks small enough to split.
 
-test_layers.py compares conv, conv_backward and upconv_backward with their loop
+test_layers.py compares conv, conv_backward, upconv and upconv_backward with their loop
 twins on hypothesis shapes, but at those sizes every product fits in one block of
 ``layers._BLOCK_BYTES``. Here the block size is cut to a few bytes so that the
 images are split into many blocks (of rows, of whole images, of part of an image),
@@ -97,8 +97,8 @@ def test_upconv_blocks_split_rows_and_frames():
     x = rng.standard_normal((3, 5, 4, 2))
     w = rng.standard_normal((2, 3, 2, 3))
     row = 4 * 2 * 3 * 3 * 8                 # an image row's product: W·kh·kw·K float64s
-    # 1 row; 3 rows (each image's last block 2); 2 whole images (the last block 1)
-    for nbytes in (8, row + 1, 3 * row, 10 * row):
+    # 1 row; 2 rows (each image's last block 1); 3 rows (the last 2); 2 whole images (the last 1)
+    for nbytes in (8, 2 * row + 1, 3 * row, 10 * row):
         with blocks_of(nbytes):
             assert close(layers.upconv(x, w), naive.upconv(x, w))
 

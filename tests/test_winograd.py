@@ -110,6 +110,13 @@ def test_turning_the_kernel_permutes_the_rows_of_g():
     assert np.array_equal(G[winograd._TURN], G[:, ::-1])
 
 
+def test_kron_is_the_apl_line_and_exact_in_float32():
+    """``16 9⍴1 3 2 4⍉G∘.×G``, by the combinators, is ``G⊗G``; its entries need no rounding."""
+    line = apl.reshape(apl.transpose(apl.outer(np.multiply, G, G), (0, 2, 1, 3)), (16, 9))
+    assert np.array_equal(winograd._kron(G, np.float64), line)
+    assert np.array_equal(winograd._kron(G, np.float32).astype(np.float64), line)
+
+
 # ------------------------------------------------------ against the loops
 
 
