@@ -13,7 +13,9 @@ against the practical roofline: numpy's matmul, in the same run, of the
 very matrix products the convolution amounts to (im2col, contiguous, built
 in advance): ``(Ho·Wo, kh·kw·C) @ (kh·kw·C, K)`` forward,
 ``(H·W, kh·kw·K) @ (kh·kw·K, C)`` for dx and ``(kh·kw·C, Ho·Wo) @ (Ho·Wo, K)``
-for dw backward. A square 2048³ matmul is printed too.
+for dw backward. A square 2048³ matmul is printed too. The network's first
+convolution is timed backward as ``UNet.backward`` runs it: dw only (the
+gradient of the input image is not asked for), against dw's product alone.
 
 GF/s always counts the direct convolution's multiply-adds,
 ``2·Ho·Wo·kh·kw·C·K`` per pass. The 3x3 layers with 128 channels or more in
@@ -95,7 +97,8 @@ def random_layer(xs, ws, dtype):
     return rng, x, w
 
 
-def conv_row(name, xs, ws, dtype, repeat):
+def conv_row(name, xs, ws, dtype, repeat, input_grad=True):
+    """A 3x3 (or 1x1) layer; backward without dx if ``input_grad`` is false, as the U-Net's first."""
     rng, x, w = random_layer(xs, ws, dtype)
     kh, kw, c, k = ws
     h, wd = xs[-3:-1]
@@ -103,12 +106,17 @@ def conv_row(name, xs, ws, dtype, repeat):
     dz = rng.standard_normal(xs[:-3] + (ho, wo, k), dtype=np.float32).astype(dtype)
     flops = 2 * ho * wo * kh * kw * c * k
     fwd = best_of(lambda: layers.conv(x, w), repeat)
-    bwd = best_of(lambda: layers.conv_backward(dz, x, w), repeat)
     mm_fwd = matmul_seconds(ho * wo, kh * kw * c, k, dtype, repeat)
-    mm_bwd = (matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat)
-              + matmul_seconds(kh * kw * c, ho * wo, k, dtype, repeat, transpose_a=True))
+    mm_dw = matmul_seconds(kh * kw * c, ho * wo, k, dtype, repeat, transpose_a=True)
+    if input_grad:
+        bwd = best_of(lambda: layers.conv_backward(dz, x, w), repeat)
+        mm_bwd = matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat) + mm_dw
+    else:
+        bwd = best_of(lambda: layers._weight_gradient(x, dz, kh, kw, 1), repeat)
+        mm_bwd = mm_dw
     return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}", fwd=fwd, bwd=bwd,
-                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd, road=conv_road(x, w))
+                flops=flops, bwd_flops=(2 if input_grad else 1) * flops, mm_fwd=mm_fwd,
+                mm_bwd=mm_bwd, road=conv_road(x, w), input_grad=input_grad)
 
 
 def conv_road(x, w):
@@ -128,7 +136,7 @@ def upconv_row(name, xs, ws, dtype, repeat):
     mm_bwd = (matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat)
               + matmul_seconds(c, h * wd, kh * kw * k, dtype, repeat, transpose_a=True))
     return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}↑", fwd=fwd, bwd=bwd,
-                flops=flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd, road="direct")
+                flops=flops, bwd_flops=2 * flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd, road="direct")
 
 
 def other_rows(calls, dtype, repeat):
@@ -195,19 +203,26 @@ def run_network(args):
     print(f"{'layer':16} {'shape':22} {'road':6} {'fwd ms':>8} {'GF/s':>6} {'of mm':>6}  "
           f"{'bwd ms':>8} {'GF/s':>6} {'of mm':>6}", flush=True)
     rows = []
-    for kind, name, xs, ws in calls:
+    for i, (kind, name, xs, ws) in enumerate(calls):
         _env.progress(f"{name}")
-        row = (conv_row if kind == "conv" else upconv_row)(name, xs, ws, dtype, args.repeat)
+        if kind == "conv":
+            row = conv_row(name, xs, ws, dtype, args.repeat, input_grad=i > 0)
+        else:
+            row = upconv_row(name, xs, ws, dtype, args.repeat)
         rows.append(row)
-        f, b = row["flops"], 2 * row["flops"]
+        f, b = row["flops"], row["bwd_flops"]
         print(f"{name:16} {row['shape']:22} {row['road']:6} {row['fwd'] * 1e3:8.1f} {f / row['fwd'] / 1e9:6.0f} "
               f"{row['mm_fwd'] / row['fwd']:6.0%}  {row['bwd'] * 1e3:8.1f} "
               f"{b / row['bwd'] / 1e9:6.0f} {row['mm_bwd'] / row['bwd']:6.0%}", flush=True)
     products = sum(r["fwd"] + r["bwd"] for r in rows)
     roof = sum(r["mm_fwd"] + r["mm_bwd"] for r in rows)
-    flops = sum(3 * r["flops"] for r in rows)
+    flops = sum(r["flops"] + r["bwd_flops"] for r in rows)
     print(f"{'all products':46} {products:8.2f} s  {flops / products / 1e9:.0f} GFLOP/s, "
           f"{roof / products:.0%} of the same products in matmul ({roof:.2f} s)", flush=True)
+    for row in rows:
+        if not row.get("input_grad", True):
+            print(f"({row['name']} backward: dw only, as UNet.backward computes it; the input "
+                  f"image's gradient is not asked for)", flush=True)
     print("\nother layers, summed over the places the network calls them (shape: the first)",
           flush=True)
     print(f"{'layer':26} {'shape':14} {'fwd ms':>8} {'bwd ms':>8} {'of all layers':>14}", flush=True)
