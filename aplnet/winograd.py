@@ -91,7 +91,7 @@ def _untransform_kernel(du):
 
 
 def _kron(g, dtype):
-    """``G⊗G`` in ``dtype``, ``16 9⍴1 3 2 4⍉G∘.×G``: its entries (0, ±¼, ±½, 1) are exact in float32."""
+    """``g⊗g`` in ``dtype``, ``16 9⍴1 3 2 4⍉g∘.×g``: for ``G`` (or its rows reordered) the entries, 0, ±¼, ±½ and 1, are exact in float32."""
     return np.kron(g, g).astype(dtype)
 
 
