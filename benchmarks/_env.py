@@ -11,6 +11,7 @@ the same way, before numpy (and torch) load: ``OMP_NUM_THREADS``,
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +44,42 @@ def run_child(script, args, setting, threads):
         raise RuntimeError(f"{os.path.basename(script)} {' '.join(args)} failed "
                            f"(exit {proc.returncode}) with OpenBLAS variables {setting}")
     return proc.stdout
+
+
+class Worker:
+    """``script`` with ``args`` in a process of its own that answers a line on stdin with a JSON line on stdout."""
+
+    def __init__(self, script, args, setting, threads):
+        self.name = f"{os.path.basename(script)} {' '.join(args)}"
+        self.setting = setting
+        self.proc = subprocess.Popen([sys.executable, script, *args],
+                                     env=child_env(setting, threads), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=None, text=True)
+
+    def ask(self, command):
+        """Send ``command``; the reply, decoded."""
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            raise RuntimeError(f"{self.name} failed (exit {self.proc.wait()}) on {command!r} "
+                               f"with OpenBLAS variables {self.setting}")
+        return json.loads(line)
+
+    def close(self):
+        """End the process: its stdin closed, it leaves its loop."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def setting_title(setting):

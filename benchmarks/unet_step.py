@@ -14,13 +14,20 @@ from the same weights and takes the same weighted pixel-wise softmax
 cross-entropy and the same SGD with momentum 0.99; the first losses of the
 two are printed side by side as a check that they compute the same thing.
 
-Time: after ``--warmup`` steps of each, aplnet and PyTorch take turns,
-``--repeat`` rounds of one step each (several for configs that take under
-a second), resting a moment between turns so that neither's idle threads
-still spin into the other's; the medians are compared. Both run in the
-same process, back to back, so a load from elsewhere on the machine falls
-on both. The forward pass is
-timed as inference (``net(x)``, ``torch.no_grad()``).
+Time: each side runs in a process of its own, set up once; after
+``--warmup`` steps of each, aplnet and PyTorch take turns, ``--repeat``
+rounds of one step each (several for configs that take under a second),
+resting a moment between turns so that neither's idle threads still spin
+into the other's; the medians are compared. Taking turns, back to back,
+lets a load from elsewhere on the machine fall on both; separate processes
+keep each side's heap its own, as in a program that trains with one of
+them. ``--same-process`` runs both sides in one process instead, as this
+benchmark did at first. There the memory one side frees is what the
+other's next arrays are made of, and that skewed the figures both ways:
+at 572/64/5 aplnet's step ran 8% slower than in a process of its own and
+PyTorch's 6% faster; at 92/8/3 aplnet's ran a quarter faster, spared the
+page faults of its own heap (medians of five, 2026-11-25). The forward
+pass is timed as inference (``net(x)``, ``torch.no_grad()``).
 
 Memory: each side in its own process (so neither's allocations count
 against the other), with ``MALLOC_MMAP_THRESHOLD_`` fixed so that freed
@@ -163,8 +170,77 @@ def torch_setup(size, width, depth, dtype, batch, threads, seed=0):
 # ---------------------------------------------------------------- children
 
 
+def side_setup(args, side):
+    """``(step, forward, facts)`` of one side, ``facts`` naming its libraries."""
+    size, width, depth = args.config
+    if side == "torch":
+        import torch
+
+        step, forward = torch_setup(size, width, depth, args.dtype, args.batch, args.threads)
+        return step, forward, {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+    _, _, step, forward = aplnet_setup(size, width, depth, args.dtype, args.batch)
+    return step, forward, {"env": _env.environment_report()}
+
+
+def child_worker(args):
+    """One side, set up once, answering the parent's commands on stdin, a JSON line each.
+
+    ``warmup``: the first loss, after ``--warmup`` untimed steps and a
+    forward pass. ``round N``: the times of N forward passes and N steps,
+    in turn.
+    """
+    step, forward, facts = side_setup(args, args.side)
+    for line in sys.stdin:
+        command, *rest = line.split()
+        if command == "warmup":
+            reply = dict(facts, first_loss=step())
+            for _ in range(args.warmup - 1):
+                step()
+            forward()
+        elif command == "round":
+            reply = {"forward": [], "step": []}
+            for _ in range(int(rest[0])):
+                reply["forward"].append(_env.timed(forward)[0])
+                reply["step"].append(_env.timed(step)[0])
+        else:
+            raise ValueError(f"unknown command {line!r}")
+        print(json.dumps(reply), flush=True)
+
+
+def time_in_workers(args, setting, sides):
+    """Alternate the sides, each in its own worker process; the timings, as :func:`child_time` prints them."""
+    script = os.path.abspath(__file__)
+    workers = {side: _env.Worker(script, child_args(args, "child-worker", ("--side", side)),
+                                 setting, args.threads) for side in sides}
+    try:
+        first_loss, facts, warm = {}, {"torch": None, "torch_threads": None}, {}
+        for name, worker in workers.items():
+            _env.progress(f"{args.config_text} warm-up: {name}")
+            reply = worker.ask("warmup")
+            first_loss[name] = reply.pop("first_loss")
+            facts.update(reply)
+        for name, worker in workers.items():
+            time.sleep(IDLE)
+            warm[name] = worker.ask("round 1")["step"][0]
+        per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
+        times = {name: {"forward": [], "step": []} for name in sides}
+        for i in range(args.repeat):
+            _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
+                          f"({per_round} of each per round)")
+            for name, worker in workers.items():
+                time.sleep(IDLE)
+                reply = worker.ask(f"round {per_round}")
+                for what in ("forward", "step"):
+                    times[name][what] += reply[what]
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return dict(facts, repeat=args.repeat * per_round, first_loss=first_loss, times=times,
+                processes="one per side")
+
+
 def child_time(args):
-    """Alternate aplnet and torch; print a JSON line of the timings."""
+    """Alternate aplnet and torch in this one process (``--same-process``); print a JSON line of the timings."""
     size, width, depth = args.config
     _, _, a_step, a_forward = aplnet_setup(size, width, depth, args.dtype, args.batch)
     sides = {"aplnet": (a_step, a_forward)}
@@ -197,7 +273,7 @@ def child_time(args):
                 times[name]["step"].append(_env.timed(step)[0])
     repeat = args.repeat * per_round
     print(json.dumps({"env": _env.environment_report(), "torch": torch_version,
-                      "torch_threads": torch_threads,
+                      "torch_threads": torch_threads, "processes": "one, shared",
                       "repeat": repeat, "first_loss": first_loss, "times": times}))
 
 
@@ -252,7 +328,7 @@ def report_time(result, has_torch):
     if has_torch:
         print(f"  torch {result['torch']} threads={result['torch_threads']}")
     print("  first loss: " + ", ".join(f"{k} {v:.6f}" for k, v in result["first_loss"].items()))
-    print(f"  medians of {result['repeat']} (min in brackets):")
+    print(f"  medians of {result['repeat']} (min in brackets); processes: {result['processes']}:")
     print(f"  {'':10} {'aplnet':>22} {'torch':>22} {'ratio':>7}")
     for what in ("forward", "step"):
         a = times["aplnet"][what]
@@ -291,8 +367,13 @@ def parent(args):
         for text in args.configs:
             print(f"\n{text} ({args.dtype})", flush=True)
             args.config_text = text
-            out = _env.run_child(script, child_args(args, "child-time"), setting, args.threads)
-            report_time(json.loads(out.splitlines()[-1]), has_torch)
+            if args.same_process:
+                out = _env.run_child(script, child_args(args, "child-time"), setting, args.threads)
+                result = json.loads(out.splitlines()[-1])
+            else:
+                result = time_in_workers(args, setting, ("aplnet", "torch") if has_torch
+                                         else ("aplnet",))
+            report_time(result, has_torch)
             if args.no_memory:
                 continue
             results = []
@@ -324,6 +405,9 @@ def main(argv=None):
     parser.add_argument("--once", action="store_true",
                         help="only with the OpenBLAS variables as set (no second run)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory children")
+    parser.add_argument("--same-process", action="store_true",
+                        help="time both sides in one process, taking turns (default: a process each)")
+    parser.add_argument("--child-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-time", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=("aplnet", "torch"), help=argparse.SUPPRESS)
@@ -331,10 +415,11 @@ def main(argv=None):
     args.configs = args.configs or list(DEFAULT_CONFIGS)
     for text in args.configs:
         parse_config(text)
-    if args.child_time or args.child_memory:
+    if args.child_time or args.child_memory or args.child_worker:
         args.config_text = args.configs[0]
         args.config = parse_config(args.config_text)
-        (child_time if args.child_time else child_memory)(args)
+        (child_time if args.child_time else child_memory if args.child_memory
+         else child_worker)(args)
         return 0
     return parent(args)
 
