@@ -37,7 +37,7 @@ import numbers
 
 import numpy as np
 
-from . import winograd
+from . import buffers, winograd
 from .apl import (DomainError, LengthError, RankError, _array, _fits, _ints, inner, outer,
                   reduce, rot180, windows)
 from .checks import _channels_match, _image, _kernel, _real, _values
@@ -132,7 +132,7 @@ def _pad_hw(x, before, after, spread=1):
     if before == after == (0, 0) and spread == 1:
         return x
     *frame, h, w, c = x.shape
-    out = np.zeros((*frame, before[0] + (h - 1) * spread + 1 + after[0],
+    out = buffers.zeros((*frame, before[0] + (h - 1) * spread + 1 + after[0],
                     before[1] + (w - 1) * spread + 1 + after[1], c), x.dtype)
     out[..., before[0]:out.shape[-3] - after[0]:spread,
         before[1]:out.shape[-2] - after[1]:spread, :] = x
@@ -310,8 +310,8 @@ def _rows_product(flat, w, width, count, dtype, whole_rows=False, out=None):
     if whole_rows:
         step = max(width, step - step % width)
     step = min(step, count)
-    buf = np.empty((step + halo, kw * c), dtype)
-    scratch, part = np.empty((step, k), dtype), np.empty((step, k), dtype)
+    buf = buffers.empty((step + halo, kw * c), dtype)
+    scratch, part = buffers.empty((step, k), dtype), buffers.empty((step, k), dtype)
     for r0 in range(0, count, step):
         n = min(step, count - r0)
         acc = scratch[:n] if out is None else out[r0:r0 + n]
@@ -350,7 +350,7 @@ def _windows_in_blocks(xp, kh, kw, stride, dtype):
     f, ho, wo = win.shape[:3]
     width = kh * kw * xp.shape[-1]
     per_block = max(1, _BLOCK_BYTES // (wo * width * dtype.itemsize))
-    buf = np.empty(min(per_block, f * ho) * wo * width, dtype)
+    buf = buffers.empty(min(per_block, f * ho) * wo * width, dtype)
     for f0, f1, r0, r1 in _window_blocks(f, ho, per_block):
         src = win[f0:f1, r0:r1]
         block = buf[:src.size].reshape(src.shape)
@@ -569,7 +569,7 @@ def _conv_gradients(xp, dz, w, stride):
         return _correlate_valid(spread, back, 1), _weight_gradient(xp, dz, kh, kw, stride)
     f, h, width, _ = _one_frame(xp).shape
     pixels, head = f * h * width, (kh - 1) * width
-    framed = np.zeros(((f * h + kh - 1) * width + kw - 1, k), dz.dtype)
+    framed = buffers.zeros(((f * h + kh - 1) * width + kw - 1, k), dz.dtype)
     framed[head:head + pixels].reshape(f, h, width, k)[:, :dz.shape[-3], kw - 1:] = _one_frame(dz)
     dxp = np.empty((pixels, c), np.result_type(dz, w))
     if k >= _TAPS_LEAST_CHANNELS:
@@ -597,7 +597,7 @@ def _taps_product(flat, w, width, out):
     count, dtype = out.shape[0], out.dtype
     taps = w.astype(dtype, copy=False)
     step = min(count, max(1, _BLOCK_BYTES // (k * dtype.itemsize)))
-    part = np.empty((step, k), dtype)
+    part = buffers.empty((step, k), dtype)
     for r0 in range(0, count, step):
         n = min(step, count - r0)
         acc = out[r0:r0 + n]
@@ -644,7 +644,7 @@ def _weight_gradient_rows(xp, grads, kh, kw, dtype):
     count = wide.shape[0] - halo
     dw = np.zeros((kh, kw * c, k), dtype)
     step = _rows_per_block(halo, kw * c, dtype.itemsize)
-    buf = np.empty((min(step, count) + halo, kw * c), dtype)
+    buf = buffers.empty((min(step, count) + halo, kw * c), dtype)
     for r0 in range(0, count, step):
         n = min(step, count - r0)
         block = _rows_block(wide, r0, n + halo, buf)
@@ -812,8 +812,8 @@ def _route_to_first_max(dy, win, shape, stride):
     """
     *_, ho, wo, size, _, _ = win.shape
     top = _window_max(win)
-    taken = np.zeros(top.shape, bool)
-    hit = np.empty(top.shape, bool)
+    taken = buffers.zeros(top.shape, bool)
+    hit = buffers.empty(top.shape, bool)
     dx = np.zeros(shape, dy.dtype)
     for a in range(size):
         for b in range(size):
@@ -884,7 +884,7 @@ def upconv(x, w, b=None):
     taps = np.moveaxis(w, 2, 0).reshape(c, kh * kw * k).astype(y.dtype, copy=False)
     per_pixel = kh * kw * k
     per_block = max(1, _BLOCK_BYTES // (wd * per_pixel * y.itemsize))    # image rows
-    buf = np.empty(min(per_block, f * h) * wd * per_pixel, y.dtype)
+    buf = buffers.empty(min(per_block, f * h) * wd * per_pixel, y.dtype)
     for f0, f1, r0, r1 in _window_blocks(f, h, per_block):
         pixels = frames[f0:f1, r0:r1].reshape(-1, c)
         block = np.matmul(pixels, taps, out=buf[:pixels.shape[0] * per_pixel].reshape(-1, per_pixel))

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import buffers
 from .apl import DomainError, LengthError
 from .checks import _channels_match, _image, _kernel
 
@@ -301,8 +302,8 @@ def _input_blocks(frames, k, dtype):
     th, tw = (h - 2) // 2, (width - 2) // 2
     blocks = list(_tile_row_blocks(f, th, tw, max(c, k), dtype.itemsize))
     step = max((i1 - i0 for _, i0, i1 in blocks), default=0)
-    rows = np.empty((4, step, width, c), dtype)
-    v = np.empty((4, 4, step, tw, c), dtype)
+    rows = buffers.empty((4, step, width, c), dtype)
+    v = buffers.empty((4, 4, step, tw, c), dtype)
     for f0, i0, i1 in blocks:
         n = i1 - i0
         _transform_input(frames[f0, 2 * i0:2 * i1 + 2], n, tw, rows[:, :n], v[:, :, :n])
@@ -322,7 +323,7 @@ def _correlate_transformed(xp, u, dtype):
     m = cols = None
     for f0, i0, n, v in _input_blocks(frames, k, dtype):
         if m is None:                                     # the first block is the longest
-            m, cols = np.empty((16, n * tw, k), dtype), np.empty((2, 4, n, tw, k), dtype)
+            m, cols = buffers.empty((16, n * tw, k), dtype), buffers.empty((2, 4, n, tw, k), dtype)
         mb = m[:, :n * tw]
         np.matmul(v, u, out=mb)
         _transform_output(mb.reshape(4, 4, n, tw, k),
@@ -385,7 +386,7 @@ def weight_gradient(xp, dz):
     du = dm = dm_rows = None
     for f0, i0, n, v in _input_blocks(frames, k, dtype):
         if dm is None:                                    # the first block is the longest
-            dm, dm_rows = np.empty((4, 4, n, tw, k), dtype), np.empty((4, 2, n, tw, k), dtype)
+            dm, dm_rows = buffers.empty((4, 4, n, tw, k), dtype), buffers.empty((4, 2, n, tw, k), dtype)
         dmb = dm[:, :, :n]
         _untransform_output(grads[f0, 2 * i0:2 * (i0 + n)].reshape(n, 2, tw, 2, k), dmb,
                             dm_rows[:, :, :n])
