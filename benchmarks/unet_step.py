@@ -198,10 +198,12 @@ def child_worker(args):
                 step()
             forward()
         elif command == "round":
-            reply = {"forward": [], "step": []}
+            reply = {"forward": [], "step": [], "faults": []}
             for _ in range(int(rest[0])):
                 reply["forward"].append(_env.timed(forward)[0])
+                before = _env.page_faults()
                 reply["step"].append(_env.timed(step)[0])
+                reply["faults"].append(_env.page_faults() - before)
         else:
             raise ValueError(f"unknown command {line!r}")
         print(json.dumps(reply), flush=True)
@@ -223,14 +225,14 @@ def time_in_workers(args, setting, sides):
             time.sleep(IDLE)
             warm[name] = worker.ask("round 1")["step"][0]
         per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
-        times = {name: {"forward": [], "step": []} for name in sides}
+        times = {name: {"forward": [], "step": [], "faults": []} for name in sides}
         for i in range(args.repeat):
             _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
                           f"({per_round} of each per round)")
             for name, worker in workers.items():
                 time.sleep(IDLE)
                 reply = worker.ask(f"round {per_round}")
-                for what in ("forward", "step"):
+                for what in ("forward", "step", "faults"):
                     times[name][what] += reply[what]
     finally:
         for worker in workers.values():
@@ -262,7 +264,7 @@ def child_time(args):
         time.sleep(IDLE)
         warm[name] = _env.timed(step)[0]
     per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
-    times = {name: {"forward": [], "step": []} for name in sides}
+    times = {name: {"forward": [], "step": [], "faults": []} for name in sides}
     for i in range(args.repeat):
         _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
                       f"({per_round} of each per round)")
@@ -270,7 +272,9 @@ def child_time(args):
             time.sleep(IDLE)
             for _ in range(per_round):
                 times[name]["forward"].append(_env.timed(forward)[0])
+                before = _env.page_faults()
                 times[name]["step"].append(_env.timed(step)[0])
+                times[name]["faults"].append(_env.page_faults() - before)
     repeat = args.repeat * per_round
     print(json.dumps({"env": _env.environment_report(), "torch": torch_version,
                       "torch_threads": torch_threads, "processes": "one, shared",
@@ -338,6 +342,8 @@ def report_time(result, has_torch):
             row += (f" {fmt_time(statistics.median(t))} ({fmt_time(min(t)).strip():>9})"
                     f" {statistics.median(a) / statistics.median(t):6.2f}x")
         print(row, flush=True)
+    print("  page faults per step (median): " + ", ".join(
+        f"{name} {statistics.median(t['faults']):.0f}" for name, t in times.items()), flush=True)
 
 
 def report_memory(results):
