@@ -11,6 +11,7 @@ the same way, before numpy (and torch) load: ``OMP_NUM_THREADS``,
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -21,6 +22,28 @@ import time
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SETTINGS = ("as set", "unset")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The checkout the benchmarks belong to: its aplnet is the one measured."""
+
+
+def parse_config(text):
+    """``size/width/depth`` as three ints, refused (ArgumentTypeError) where aplnet's U-Net would refuse it."""
+    if ROOT not in sys.path:                      # a checkout run without installing aplnet
+        sys.path.insert(0, ROOT)
+    from aplnet.unet import check_input_size
+
+    try:
+        size, width, depth = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"config must be size/width/depth, e.g. 572/64/5; "
+                                         f"got {text!r}") from None
+    if width < 1:
+        raise argparse.ArgumentTypeError(f"width must be at least 1; got {width}")
+    try:
+        check_input_size(size, depth)
+    except ValueError as e:                       # aplnet's DomainError is a ValueError
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return size, width, depth
 
 
 def child_env(setting, threads):
@@ -31,9 +54,7 @@ def child_env(setting, threads):
             env.pop(name, None)
     if threads:
         env.update({name: str(threads) for name in THREAD_VARIABLES})
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                    env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     return env
 
 

@@ -286,7 +286,10 @@ def main(argv=None):
                         help="only with the OpenBLAS variables as set (no second run)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.config = tuple(int(v) for v in args.config.split("/"))
+    try:
+        args.config = _env.parse_config(args.config)
+    except argparse.ArgumentTypeError as e:
+        parser.error(f"--config {args.config}: {e}")
     if args.child:
         run_network(args)
         if args.naive:

@@ -63,15 +63,6 @@ threads spin for a while after their last call, and on two cores one side's
 spinning threads would slow the other's first calls."""
 
 
-def parse_config(text):
-    try:
-        size, width, depth = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"config must be size/width/depth, e.g. 572/64/5; "
-                                         f"got {text!r}") from None
-    return size, width, depth
-
-
 # ------------------------------------------------------------ the two models
 
 
@@ -354,7 +345,8 @@ def report_memory(results):
               f"peak {r['peak'] / mb:6.0f} MB [{r['how']}]")
     if len(results) == 2:
         a, t = ((r["peak"] - r["steady"]) for r in results)
-        print(f"  memory ratio (rise over the step) aplnet/torch: {a / t:.2f}x", flush=True)
+        ratio = f"{a / t:.2f}x" if t > 0 else "n/a (PyTorch's resident set did not rise)"
+        print(f"  memory ratio (rise over the step) aplnet/torch: {ratio}", flush=True)
 
 
 def parent(args):
@@ -420,10 +412,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.configs = args.configs or list(DEFAULT_CONFIGS)
     for text in args.configs:
-        parse_config(text)
+        try:
+            _env.parse_config(text)
+        except argparse.ArgumentTypeError as e:
+            parser.error(f"--config {text}: {e}")
     if args.child_time or args.child_memory or args.child_worker:
         args.config_text = args.configs[0]
-        args.config = parse_config(args.config_text)
+        args.config = _env.parse_config(args.config_text)
         (child_time if args.child_time else child_memory if args.child_memory
          else child_worker)(args)
         return 0

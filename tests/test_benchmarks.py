@@ -1,0 +1,45 @@
+"""The benchmark scripts run end to end on a tiny U-Net (their figures are not checked: timing is for benchmarks)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--config", "20/2/2", "--repeat", "1", "--once"]
+
+
+def run(script, *args, expect=0):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *args],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == expect, proc.stderr
+    return proc
+
+
+@pytest.mark.slow
+def test_unet_step_times_each_side_in_its_own_process():
+    out = run("unet_step.py", *TINY, "--min-time", "0").stdout
+    assert "processes: one per side" in out and "first loss: aplnet" in out
+    assert any(line.split()[:1] == ["step"] for line in out.splitlines())
+    assert "page faults per step (median): aplnet" in out and "memory aplnet" in out
+
+
+@pytest.mark.slow
+def test_unet_step_in_one_process():
+    out = run("unet_step.py", *TINY, "--min-time", "0", "--same-process", "--no-memory").stdout
+    assert "processes: one, shared" in out and "memory" not in out
+
+
+def test_layers_times_every_layer():
+    out = run("layers.py", *TINY).stdout
+    assert "down0.conv0" in out and "all products" in out and "maxpool" in out
+
+
+@pytest.mark.parametrize("script", ["unet_step.py", "layers.py"])
+@pytest.mark.parametrize("config, says", [("20x2x2", "size/width/depth"),
+                                          ("93/8/3", "nearest valid sizes are 92 and 96"),
+                                          ("92/0/3", "width must be at least 1")])
+def test_a_bad_config_is_refused_before_any_child_starts(script, config, says):
+    err = run(script, "--config", config, expect=2).stderr
+    assert says in err and "Traceback" not in err
