@@ -20,17 +20,20 @@ and it is free for the next request that fits in it (the smallest such
 buffer is taken). Nothing is handed out twice at once, and nothing needs
 to be given back by hand.
 
-The pool holds, then, about as many bytes as the most scratch that was in
-use at once, not the sum of every size ever asked for; so it is meant for
-arrays that die with the call that made them. An output kept by the caller
-(a layer's result, on the U-Net's tape) would hold its buffer for as long,
-and is made by ``np.empty``. Requests under ``_LEAST_BYTES`` (malloc's free
-lists serve those) or over ``_MOST_BYTES`` are passed to ``np.empty``; the
-buffers together stay under ``_CAP_BYTES``, dropping idle ones first and
-passing the request on when that is not enough.
+When no idle buffer fits, a new one is made in place of the idle ones
+smaller than it (it serves whatever they served), so the pool keeps about
+as many bytes as the most scratch that was in use at once, not a buffer of
+every size ever asked for. It is meant for arrays that die with the call
+that made them: an output kept by the caller (a layer's result, on the
+U-Net's tape) would hold its buffer for as long, and is made by
+``np.empty``. Requests under ``_LEAST_BYTES`` (malloc's free lists serve
+those) or over ``_MOST_BYTES`` are passed to ``np.empty``, and so is one
+that would take the buffers in use past ``_CAP_BYTES``.
 
 The test of idleness reads ``sys.getrefcount``, CPython's count, against
-what it reads for a buffer held by the pool alone (measured at import).
+what it reads for a buffer held by the pool alone (measured at import). A
+raw address taken from an array (``a.ctypes.data``) holds no reference, as
+with any numpy array that is freed.
 """
 
 from __future__ import annotations
@@ -52,37 +55,57 @@ _lock = threading.Lock()
 _kept: list[np.ndarray] = []          # flat uint8 buffers, smallest first
 _sizes: list[int] = []                # their sizes, for bisect
 
+_REFCOUNTS_TELL = getattr(sys, "_is_gil_enabled", lambda: True)()
+"""Whether a reference count can say a buffer is idle: not without the GIL
+(free-threaded CPython defers counts), where :func:`empty` is ``np.empty``."""
 
-def _count(i):
+
+def _refcount(i):
     return sys.getrefcount(_kept[i])
 
 
 _kept.append(np.empty(0, np.uint8))
-_IDLE = _count(0)
-"""What :func:`_count` reads for a buffer that only the pool holds."""
+_IDLE = _refcount(0)
+"""What :func:`_refcount` reads for a buffer that only the pool holds."""
 _kept.clear()
+
+
+def _is_idle(i):
+    return _refcount(i) == _IDLE
 
 
 def _idle_fitting(size):
     """The index of the smallest idle buffer of at least ``size`` bytes, or None."""
     for i in range(bisect.bisect_left(_sizes, size), len(_kept)):
-        if _count(i) == _IDLE:
+        if _is_idle(i):
             return i
     return None
 
 
-def _drop(i):
-    del _kept[i], _sizes[i]
-
-
-def _make_room(size):
-    """Drop idle buffers, largest first, until ``size`` more bytes fit under the cap; whether they do."""
+def _drop_idle(keep):
+    """Drop the idle buffers for which ``keep(size)`` is false."""
     for i in reversed(range(len(_kept))):
-        if sum(_sizes) + size <= _CAP_BYTES:
-            return True
-        if _count(i) == _IDLE:
-            _drop(i)
-    return sum(_sizes) + size <= _CAP_BYTES
+        if _is_idle(i) and not keep(_sizes[i]):
+            del _kept[i], _sizes[i]
+
+
+def _add(size):
+    """A new buffer of ``size`` bytes, in place of the idle ones smaller than it; its index, or None past the cap.
+
+    The smaller idle buffers go because the new one serves whatever they
+    served, so the pool does not keep a buffer of every size it was asked
+    for. Over the cap even without the other idle ones, nothing is dropped.
+    """
+    busy = sum(s for i, s in enumerate(_sizes) if not _is_idle(i))
+    if busy + size > _CAP_BYTES:
+        return None
+    _drop_idle(lambda s: s >= size)
+    if sum(_sizes) + size > _CAP_BYTES:
+        _drop_idle(lambda s: False)
+    i = bisect.bisect_right(_sizes, size)
+    _kept.insert(i, np.empty(size, np.uint8))
+    _sizes.insert(i, size)
+    return i
 
 
 def empty(shape, dtype=float):
@@ -102,6 +125,7 @@ def empty(shape, dtype=float):
 
     Examples
     --------
+    >>> clear()
     >>> a = empty((256, 256), np.float32)
     >>> a.shape, a.dtype
     ((256, 256), dtype('float32'))
@@ -117,16 +141,14 @@ def empty(shape, dtype=float):
     dtype = np.dtype(dtype)
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
     size = math.prod(shape) * dtype.itemsize
-    if not _LEAST_BYTES <= size <= _MOST_BYTES or dtype.hasobject:
+    if not _LEAST_BYTES <= size <= _MOST_BYTES or dtype.hasobject or not _REFCOUNTS_TELL:
         return np.empty(shape, dtype)
     with _lock:                                  # found idle and viewed, as one step
         i = _idle_fitting(size)
         if i is None:
-            if not _make_room(size):
-                return np.empty(shape, dtype)
-            i = bisect.bisect_right(_sizes, size)
-            _kept.insert(i, np.empty(size, np.uint8))
-            _sizes.insert(i, size)
+            i = _add(size)
+        if i is None:
+            return np.empty(shape, dtype)
         return _kept[i][:size].view(dtype).reshape(shape)
 
 
@@ -151,7 +173,7 @@ def held():
     True
     """
     with _lock:
-        idle = sum(_sizes[i] for i in range(len(_kept)) if _count(i) == _IDLE)
+        idle = sum(_sizes[i] for i in range(len(_kept)) if _is_idle(i))
         return len(_kept), sum(_sizes), idle
 
 
@@ -163,6 +185,4 @@ def clear():
     0
     """
     with _lock:
-        for i in reversed(range(len(_kept))):
-            if _count(i) == _IDLE:
-                _drop(i)
+        _drop_idle(lambda s: False)

@@ -133,7 +133,7 @@ def _pad_hw(x, before, after, spread=1):
         return x
     *frame, h, w, c = x.shape
     out = buffers.zeros((*frame, before[0] + (h - 1) * spread + 1 + after[0],
-                    before[1] + (w - 1) * spread + 1 + after[1], c), x.dtype)
+                         before[1] + (w - 1) * spread + 1 + after[1], c), x.dtype)
     out[..., before[0]:out.shape[-3] - after[0]:spread,
         before[1]:out.shape[-2] - after[1]:spread, :] = x
     return out
