@@ -59,7 +59,7 @@ def child_env(setting, threads):
 
 
 def run_child(script, args, setting, threads):
-    """Run ``script`` with ``args`` in a fresh process; its stdout, or an exception with its stderr."""
+    """Run ``script`` with ``args`` in a fresh process; its stdout, or a RuntimeError (its stderr is ours)."""
     proc = subprocess.run([sys.executable, script, *args], env=child_env(setting, threads),
                           stdout=subprocess.PIPE, stderr=None, text=True, check=False)
     if proc.returncode:
@@ -69,7 +69,11 @@ def run_child(script, args, setting, threads):
 
 
 class Worker:
-    """``script`` with ``args`` in a process of its own that answers a line on stdin with a JSON line on stdout."""
+    """``script`` with ``args`` in a process of its own that answers a line on stdin with a JSON line on stdout.
+
+    A worker that dies is reported (RuntimeError) at the next question; one
+    that hangs keeps the benchmark waiting, as a hung step would.
+    """
 
     def __init__(self, script, args, setting, threads):
         self.name = f"{os.path.basename(script)} {' '.join(args)}"

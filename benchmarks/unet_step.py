@@ -33,7 +33,9 @@ Memory: each side in its own process (so neither's allocations count
 against the other), with ``MALLOC_MMAP_THRESHOLD_`` fixed so that freed
 arrays go back to the system: one warm-up step, then the rise of the
 resident set (peak, ``VmHWM``, reset before the step) over what was resident
-before it (parameters, momentum, data, libraries).
+before it (parameters, momentum, data, libraries, and what either side
+keeps between steps: PyTorch's caches, aplnet's scratch buffers, whose
+size is printed beside).
 
 Every figure is measured twice in one command: with the OpenBLAS variables
 as the environment sets them, and with them unset (see ``_env.py``).
@@ -42,6 +44,7 @@ as the environment sets them, and with them unset (see ``_env.py``).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -176,10 +179,16 @@ def side_setup(args, side):
 def child_worker(args):
     """One side, set up once, answering the parent's commands on stdin, a JSON line each.
 
-    ``warmup``: the first loss, after ``--warmup`` untimed steps and a
-    forward pass. ``round N``: the times of N forward passes and N steps,
-    in turn.
+    ``warmup``: ``--warmup`` untimed steps and a forward pass; the reply
+    names the libraries and gives the first step's loss. ``round N``: N
+    forward passes and N steps, in turn; the reply gives their times and
+    each step's page faults. The replies go out on what was stdout; stdout
+    itself is sent to stderr, so that nothing a library prints can come
+    between a command and its reply.
     """
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     step, forward, facts = side_setup(args, args.side)
     for line in sys.stdin:
         command, *rest = line.split()
@@ -197,15 +206,17 @@ def child_worker(args):
                 reply["faults"].append(_env.page_faults() - before)
         else:
             raise ValueError(f"unknown command {line!r}")
-        print(json.dumps(reply), flush=True)
+        print(json.dumps(reply), file=replies, flush=True)
 
 
 def time_in_workers(args, setting, sides):
     """Alternate the sides, each in its own worker process; the timings, as :func:`child_time` prints them."""
     script = os.path.abspath(__file__)
-    workers = {side: _env.Worker(script, child_args(args, "child-worker", ("--side", side)),
-                                 setting, args.threads) for side in sides}
+    workers = {}
     try:
+        for side in sides:
+            workers[side] = _env.Worker(script, child_args(args, "child-worker", ("--side", side)),
+                                        setting, args.threads)
         first_loss, facts, warm = {}, {"torch": None, "torch_threads": None}, {}
         for name, worker in workers.items():
             _env.progress(f"{args.config_text} warm-up: {name}")
@@ -228,7 +239,8 @@ def time_in_workers(args, setting, sides):
     finally:
         for worker in workers.values():
             worker.close()
-    return dict(facts, repeat=args.repeat * per_round, first_loss=first_loss, times=times,
+    return dict(facts, repeat=args.repeat * per_round, rounds=args.repeat,
+                first_loss=first_loss, times=times,
                 processes="one per side")
 
 
@@ -269,7 +281,8 @@ def child_time(args):
     repeat = args.repeat * per_round
     print(json.dumps({"env": _env.environment_report(), "torch": torch_version,
                       "torch_threads": torch_threads, "processes": "one, shared",
-                      "repeat": repeat, "first_loss": first_loss, "times": times}))
+                      "repeat": repeat, "rounds": args.repeat, "first_loss": first_loss,
+                      "times": times}))
 
 
 def _status(field):
@@ -299,8 +312,12 @@ def child_memory(args):
     step()
     peak = _status("VmHWM") if how == "VmHWM" else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    kept = None
+    if args.side == "aplnet":
+        from aplnet import buffers
+        kept = buffers.held()[1]
     print(json.dumps({"side": args.side, "imported": imported, "steady": steady,
-                      "peak": peak, "how": how}))
+                      "peak": peak, "how": how, "kept": kept}))
 
 
 # ------------------------------------------------------------------ parent
@@ -317,6 +334,18 @@ def fmt_time(t):
     return f"{t * 1e3:8.1f} ms" if t < 1 else f"{t:8.2f} s "
 
 
+def round_ratios(a, t, rounds):
+    """aplnet's time over PyTorch's, round by round (medians within a round).
+
+    The two sides of a round ran seconds apart, so a load that comes and
+    goes over minutes on a shared machine falls on both; the median of
+    these ratios moves less from run to run than the ratio of the medians.
+    """
+    per = len(a) // rounds
+    return [statistics.median(a[i * per:(i + 1) * per]) / statistics.median(t[i * per:(i + 1) * per])
+            for i in range(rounds)]
+
+
 def report_time(result, has_torch):
     times = result["times"]
     print(f"  {result['env']}")
@@ -324,14 +353,16 @@ def report_time(result, has_torch):
         print(f"  torch {result['torch']} threads={result['torch_threads']}")
     print("  first loss: " + ", ".join(f"{k} {v:.6f}" for k, v in result["first_loss"].items()))
     print(f"  medians of {result['repeat']} (min in brackets); processes: {result['processes']}:")
-    print(f"  {'':10} {'aplnet':>22} {'torch':>22} {'ratio':>7}")
+    print(f"  {'':10} {'aplnet':>22} {'torch':>22} {'ratio':>7}   by round")
     for what in ("forward", "step"):
         a = times["aplnet"][what]
         row = f"  {what:10} {fmt_time(statistics.median(a))} ({fmt_time(min(a)).strip():>9})"
         if has_torch:
             t = times["torch"][what]
+            by_round = round_ratios(a, t, result["rounds"])
             row += (f" {fmt_time(statistics.median(t))} ({fmt_time(min(t)).strip():>9})"
-                    f" {statistics.median(a) / statistics.median(t):6.2f}x")
+                    f" {statistics.median(a) / statistics.median(t):6.2f}x"
+                    f"   {statistics.median(by_round):.2f}x ({min(by_round):.2f}–{max(by_round):.2f})")
         print(row, flush=True)
     print("  page faults per step (median): " + ", ".join(
         f"{name} {statistics.median(t['faults']):.0f}" for name, t in times.items()), flush=True)
@@ -342,7 +373,8 @@ def report_memory(results):
     for r in results:
         print(f"  memory {r['side']:7} rise over the step {(r['peak'] - r['steady']) / mb:8.0f} MB; "
               f"resident before {r['steady'] / mb:6.0f} MB (libraries {r['imported'] / mb:4.0f} MB), "
-              f"peak {r['peak'] / mb:6.0f} MB [{r['how']}]")
+              f"peak {r['peak'] / mb:6.0f} MB [{r['how']}]"
+              + (f"; scratch kept between steps {r['kept'] / mb:.0f} MB" if r.get("kept") else ""))
     if len(results) == 2:
         a, t = ((r["peak"] - r["steady"]) for r in results)
         ratio = f"{a / t:.2f}x" if t > 0 else "n/a (PyTorch's resident set did not rise)"
@@ -351,11 +383,7 @@ def report_memory(results):
 
 def parent(args):
     script = os.path.abspath(__file__)
-    try:
-        import importlib.util
-        has_torch = importlib.util.find_spec("torch") is not None
-    except ImportError:
-        has_torch = False
+    has_torch = importlib.util.find_spec("torch") is not None
     settings = _env.SETTINGS[:1] if args.once else _env.SETTINGS
     print(f"aplnet U-Net training step vs PyTorch: {args.dtype}, batch {args.batch}, "
           f"{args.threads} threads, warm-up {args.warmup}, at least {args.repeat} repeats",
@@ -388,6 +416,13 @@ def parent(args):
     return 0
 
 
+def _at_least_one(text):
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {n}")
+    return n
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", action="append", dest="configs", metavar="SIZE/WIDTH/DEPTH",
@@ -396,10 +431,14 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="BLAS/OpenMP threads of both sides (default: all cores)")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; each side takes one timed step per round (several for small configs)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per side first")
+    parser.add_argument("--repeat", type=_at_least_one, default=3,
+                        help="rounds; each side takes one timed step per round (several for "
+                             "small configs)")
+    parser.add_argument("--warmup", type=_at_least_one, default=1,
+                        help="untimed steps per side first (the first gives the loss compared)")
     parser.add_argument("--min-time", type=float, default=1.0,
-                        help="repeat small configs until each side has about this many seconds")
+                        help="repeat small configs until the slower side has about this many "
+                             "seconds")
     parser.add_argument("--once", action="store_true",
                         help="only with the OpenBLAS variables as set (no second run)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory children")
