@@ -14,19 +14,25 @@ from the same weights and takes the same weighted pixel-wise softmax
 cross-entropy and the same SGD with momentum 0.99; the first losses of the
 two are printed side by side as a check that they compute the same thing.
 
-Time: each side runs in a process of its own, set up once; after
-``--warmup`` steps of each, aplnet and PyTorch take turns, ``--repeat``
-rounds of one step each (several for configs that take under a second),
-resting a moment between turns so that neither's idle threads still spin
-into the other's; the medians are compared. Taking turns, back to back,
-lets a load from elsewhere on the machine fall on both; separate processes
-keep each side's heap its own, as in a program that trains with one of
-them. ``--same-process`` runs both sides in one process instead, as this
+Time: the two sides take turns, ``--repeat`` rounds of one step each
+(several for configs that take under a second), each turn in a fresh
+process that sets its side up, takes ``--warmup`` untimed steps (or
+half a second of them) and a forward pass, is timed, and exits before the other side's turn; the
+medians are compared, and so are the two sides round by round. Taking
+turns lets a load that comes and goes on the machine fall on both; a side
+alone on the machine, in a process of its own, is measured as a program
+that trains with it runs. A second framework's process beside it, even
+idle, slowed the other's step: at 572/64/5 with the Haswell kernels an
+idle PyTorch worker made aplnet's step 8–14% slower (three pairs of runs,
+medians of four steps: 5.25/5.65, 5.05/5.78, 4.94/5.41 s), and an idle
+aplnet worker PyTorch's 0–18% (3.57/3.57, 3.44/3.57, 3.29/3.89 s).
+``--same-process`` runs both sides in one process instead, as this
 benchmark did at first. There the memory one side frees is what the
 other's next arrays are made of, and that skewed the figures both ways:
 at 572/64/5 aplnet's step ran 8% slower than in a process of its own and
 PyTorch's 6% faster; at 92/8/3 aplnet's ran a quarter faster, spared the
-page faults of its own heap (medians of five, 2026-11-25). The forward
+page faults of its own heap (medians of five, 2026-11-25; since then
+aplnet keeps its scratch, see ``aplnet/buffers.py``). The forward
 pass is timed as inference (``net(x)``, ``torch.no_grad()``).
 
 Memory: each side in its own process (so neither's allocations count
@@ -60,6 +66,10 @@ import _env  # noqa: E402
 
 DEFAULT_CONFIGS = ("572/64/5", "188/16/5", "92/8/3")
 LR, MOMENTUM = 1e-5, 0.99
+WARM_SECONDS = 0.5
+"""A fresh process warms up for at least this long: a small config's first
+steps run slower (the BLAS's threads and buffers, aplnet's scratch, the
+heap, settling), and one step of it takes a few milliseconds."""
 IDLE = 0.3
 """Seconds of rest before each side's turn: OpenBLAS's and OpenMP's worker
 threads spin for a while after their last call, and on two cores one side's
@@ -179,8 +189,9 @@ def side_setup(args, side):
 def child_worker(args):
     """One side, set up once, answering the parent's commands on stdin, a JSON line each.
 
-    ``warmup``: ``--warmup`` untimed steps and a forward pass; the reply
-    names the libraries and gives the first step's loss. ``round N``: N
+    ``warmup``: ``--warmup`` untimed steps, more if they take less than
+    ``WARM_SECONDS``, and a forward pass; the reply names the libraries and
+    gives the first step's loss. ``round N``: N
     forward passes and N steps, in turn; the reply gives their times and
     each step's page faults. The replies go out on what was stdout; stdout
     itself is sent to stderr, so that nothing a library prints can come
@@ -193,9 +204,12 @@ def child_worker(args):
     for line in sys.stdin:
         command, *rest = line.split()
         if command == "warmup":
+            start = time.perf_counter()
             reply = dict(facts, first_loss=step())
-            for _ in range(args.warmup - 1):
+            done = 1
+            while done < args.warmup or time.perf_counter() - start < WARM_SECONDS:
                 step()
+                done += 1
             forward()
         elif command == "round":
             reply = {"forward": [], "step": [], "faults": []}
@@ -209,39 +223,43 @@ def child_worker(args):
         print(json.dumps(reply), file=replies, flush=True)
 
 
-def time_in_workers(args, setting, sides):
-    """Alternate the sides, each in its own worker process; the timings, as :func:`child_time` prints them."""
-    script = os.path.abspath(__file__)
-    workers = {}
+def _turn(args, setting, side, command):
+    """A fresh process of ``side``: its warm-up reply and its reply to ``command``; it exits after."""
+    worker = _env.Worker(os.path.abspath(__file__),
+                         child_args(args, "child-worker", ("--side", side)), setting, args.threads)
     try:
-        for side in sides:
-            workers[side] = _env.Worker(script, child_args(args, "child-worker", ("--side", side)),
-                                        setting, args.threads)
-        first_loss, facts, warm = {}, {"torch": None, "torch_threads": None}, {}
-        for name, worker in workers.items():
-            _env.progress(f"{args.config_text} warm-up: {name}")
-            reply = worker.ask("warmup")
-            first_loss[name] = reply.pop("first_loss")
-            facts.update(reply)
-        for name, worker in workers.items():
-            time.sleep(IDLE)
-            warm[name] = worker.ask("round 1")["step"][0]
-        per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
-        times = {name: {"forward": [], "step": [], "faults": []} for name in sides}
-        for i in range(args.repeat):
-            _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
-                          f"({per_round} of each per round)")
-            for name, worker in workers.items():
-                time.sleep(IDLE)
-                reply = worker.ask(f"round {per_round}")
-                for what in ("forward", "step", "faults"):
-                    times[name][what] += reply[what]
+        return worker.ask("warmup"), worker.ask(command)
     finally:
-        for worker in workers.values():
-            worker.close()
+        worker.close()
+
+
+def time_alone_in_turns(args, setting, sides):
+    """Each round, each side in a fresh process, alone on the machine; the timings, as :func:`child_time` prints them.
+
+    A first turn of each side finds its step's time, which sets how many
+    steps a round takes; then every round starts a process for aplnet,
+    warms it up, times it and lets it exit, and does the same for PyTorch.
+    """
+    first_loss, facts, warm = {}, {"torch": None, "torch_threads": None}, {}
+    for name in sides:
+        _env.progress(f"{args.config_text} first turn: {name}")
+        ready, probe = _turn(args, setting, name, "round 1")
+        first_loss[name] = ready.pop("first_loss")
+        facts.update(ready)
+        warm[name] = probe["step"][0]
+    per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
+    times = {name: {"forward": [], "step": [], "faults": []} for name in sides}
+    for i in range(args.repeat):
+        _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
+                      f"({per_round} of each per round)")
+        for name in sides:
+            time.sleep(IDLE)
+            _, reply = _turn(args, setting, name, f"round {per_round}")
+            for what in ("forward", "step", "faults"):
+                times[name][what] += reply[what]
     return dict(facts, repeat=args.repeat * per_round, rounds=args.repeat,
                 first_loss=first_loss, times=times,
-                processes="one per side")
+                processes="a fresh one per side and round, alone")
 
 
 def child_time(args):
@@ -397,8 +415,8 @@ def parent(args):
                 out = _env.run_child(script, child_args(args, "child-time"), setting, args.threads)
                 result = json.loads(out.splitlines()[-1])
             else:
-                result = time_in_workers(args, setting, ("aplnet", "torch") if has_torch
-                                         else ("aplnet",))
+                result = time_alone_in_turns(args, setting, ("aplnet", "torch") if has_torch
+                                             else ("aplnet",))
             report_time(result, has_torch)
             if args.no_memory:
                 continue
@@ -435,7 +453,8 @@ def main(argv=None):
                         help="rounds; each side takes one timed step per round (several for "
                              "small configs)")
     parser.add_argument("--warmup", type=_at_least_one, default=1,
-                        help="untimed steps per side first (the first gives the loss compared)")
+                        help="untimed steps per turn, or more for half a second (the first gives "
+                             "the loss compared)")
     parser.add_argument("--min-time", type=float, default=1.0,
                         help="repeat small configs until the slower side has about this many "
                              "seconds")

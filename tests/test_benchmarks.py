@@ -18,9 +18,9 @@ def run(script, *args, expect=0):
 
 
 @pytest.mark.slow
-def test_unet_step_times_each_side_in_its_own_process():
+def test_unet_step_times_each_side_alone_in_turns():
     out = run("unet_step.py", *TINY, "--min-time", "0").stdout
-    assert "processes: one per side" in out and "first loss: aplnet" in out
+    assert "processes: a fresh one per side and round, alone" in out and "first loss: aplnet" in out
     assert any(line.split()[:1] == ["step"] for line in out.splitlines())
     assert "page faults per step (median): aplnet" in out and "memory aplnet" in out
 
