@@ -462,7 +462,8 @@ def main(argv=None):
                         help="only with the OpenBLAS variables as set (no second run)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory children")
     parser.add_argument("--same-process", action="store_true",
-                        help="time both sides in one process, taking turns (default: a process each)")
+                        help="time both sides in one process, taking turns (default: a fresh process "
+                             "per turn)")
     parser.add_argument("--child-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-time", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
