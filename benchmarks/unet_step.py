@@ -186,14 +186,29 @@ def side_setup(args, side):
     return step, forward, {"env": _env.environment_report()}
 
 
+def timed_round(step, forward, n):
+    """``n`` forward passes and ``n`` steps, in turn: their times and each step's page faults."""
+    times = {"forward": [], "step": [], "faults": []}
+    for _ in range(n):
+        times["forward"].append(_env.timed(forward)[0])
+        before = _env.page_faults()
+        times["step"].append(_env.timed(step)[0])
+        times["faults"].append(_env.page_faults() - before)
+    return times
+
+
+def steps_per_round(args, warm):
+    """Steps of each side per round: enough that the slower side (``warm``, seconds a step by side) fills ``--min-time``."""
+    return max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
+
+
 def child_worker(args):
     """One side, set up once, answering the parent's commands on stdin, a JSON line each.
 
     ``warmup``: ``--warmup`` untimed steps, more if they take less than
     ``WARM_SECONDS``, and a forward pass; the reply names the libraries and
-    gives the first step's loss. ``round N``: N
-    forward passes and N steps, in turn; the reply gives their times and
-    each step's page faults. The replies go out on what was stdout; stdout
+    gives the first step's loss. ``round N``: :func:`timed_round`. The
+    replies go out on what was stdout; stdout
     itself is sent to stderr, so that nothing a library prints can come
     between a command and its reply.
     """
@@ -212,12 +227,7 @@ def child_worker(args):
                 done += 1
             forward()
         elif command == "round":
-            reply = {"forward": [], "step": [], "faults": []}
-            for _ in range(int(rest[0])):
-                reply["forward"].append(_env.timed(forward)[0])
-                before = _env.page_faults()
-                reply["step"].append(_env.timed(step)[0])
-                reply["faults"].append(_env.page_faults() - before)
+            reply = timed_round(step, forward, int(rest[0]))
         else:
             raise ValueError(f"unknown command {line!r}")
         print(json.dumps(reply), file=replies, flush=True)
@@ -247,7 +257,7 @@ def time_alone_in_turns(args, setting, sides):
         first_loss[name] = ready.pop("first_loss")
         facts.update(ready)
         warm[name] = probe["step"][0]
-    per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
+    per_round = steps_per_round(args, warm)
     times = {name: {"forward": [], "step": [], "faults": []} for name in sides}
     for i in range(args.repeat):
         _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
@@ -284,18 +294,15 @@ def child_time(args):
     for name, (step, _) in sides.items():
         time.sleep(IDLE)
         warm[name] = _env.timed(step)[0]
-    per_round = max(1, math.ceil(args.min_time / args.repeat / max(warm.values())))
+    per_round = steps_per_round(args, warm)
     times = {name: {"forward": [], "step": [], "faults": []} for name in sides}
     for i in range(args.repeat):
         _env.progress(f"{args.config_text} round {i + 1}/{args.repeat} "
                       f"({per_round} of each per round)")
         for name, (step, forward) in sides.items():
             time.sleep(IDLE)
-            for _ in range(per_round):
-                times[name]["forward"].append(_env.timed(forward)[0])
-                before = _env.page_faults()
-                times[name]["step"].append(_env.timed(step)[0])
-                times[name]["faults"].append(_env.page_faults() - before)
+            for what, values in timed_round(step, forward, per_round).items():
+                times[name][what] += values
     repeat = args.repeat * per_round
     print(json.dumps({"env": _env.environment_report(), "torch": torch_version,
                       "torch_threads": torch_threads, "processes": "one, shared",
