@@ -1,6 +1,7 @@
 """The command line: ``aplnet <command>`` and ``python -m aplnet``.
 
-Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``demo``.
+Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``evaluate``,
+``demo``.
 Bad input (a missing file, a wrong size, a mismatched checkpoint, a step
 too big for memory…) prints one line, ``aplnet <command>: …``, and exits
 with status 2, as does running out of memory anyway; a run whose loss
@@ -28,6 +29,16 @@ TRAIN_OPTIONS = [
     ("images", int, "synthetic images to train on"),
     ("w0", float, "weight-map border term (the paper: 10; 0 keeps only class balance)"),
     ("elastic", float, "elastic deformation's standard deviation in pixels (0: none)"),
+    ("steps_per_epoch", int, "steps per epoch (0: enough tiles to cover the training "
+                             "pixels once)"),
+    ("val", str, "a directory of held-out images and masks (as --data), scored after "
+                 "each epoch"),
+    ("val_split", float, "share of the training images to hold out instead, drawn by "
+                         "--seed (0: none)"),
+    ("patience", int, "stop after this many epochs without a better held-out Dice "
+                      "(0: never)"),
+    ("lr_schedule", str, "constant, cosine (to 0 over --epochs) or step (/10 after each "
+                         "third of --epochs)"),
 ]
 
 
@@ -47,8 +58,8 @@ def build_parser():
                                        "images and masks; RUN/model.npz is rewritten after "
                                        "every epoch.")
     for name, kind, text in TRAIN_OPTIONS:
-        train.add_argument(f"--{name}", type=kind, default=None,
-                           help=f"{text} (default {getattr(defaults, name)})")
+        train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
+                           help=f"{text} (default {str(getattr(defaults, name)) or 'none'})")
     train.add_argument("--out", metavar="RUN", help="run directory (default 'run')")
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint (only --epochs may change)")
@@ -89,14 +100,19 @@ def _train(args):
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError(f"--out {args.out} and --resume {args.resume} differ; a resumed "
                              f"run writes to its own directory")
-        if "data" in given and given["data"] != "synthetic":
-            given["data"] = os.path.abspath(given["data"])
+        _absolute_paths(given)
         resume(args.resume, given, progress=_progress(args))
         return 0
-    if given.get("data", "synthetic") != "synthetic":
-        given["data"] = os.path.abspath(given["data"])
+    _absolute_paths(given)
     train(Settings(**given), args.out or "run", progress=_progress(args))
     return 0
+
+
+def _absolute_paths(given):
+    """--data and --val as absolute paths, as the checkpoint stores them."""
+    for name in ("data", "val"):
+        if given.get(name) and given[name] != "synthetic":
+            given[name] = os.path.abspath(given[name])
 
 
 def _predict(args):

@@ -31,7 +31,7 @@ from .train import Settings, train
 __all__ = ["DEMO", "QUICK", "demo", "foreground_iou"]
 
 DEMO = Settings(data="synthetic", size=124, depth=3, width=8, epochs=40, batch=4, lr=0.003,
-                momentum=0.99, seed=0, images=64, w0=0.0, elastic=4.0)
+                momentum=0.99, seed=0, images=64, w0=0.0, elastic=4.0, steps_per_epoch=16)
 """The demo's run: 640 steps of a 29k-parameter U-Net on 124-pixel tiles.
 
 The weight map's border term is off (``w0 = 0``): it teaches the network to
@@ -40,7 +40,7 @@ reports; ``aplnet train`` uses the paper's ``w0 = 10`` by default.
 """
 
 QUICK = Settings(data="synthetic", size=60, depth=3, width=4, epochs=2, batch=4, lr=0.003,
-                 momentum=0.99, seed=0, images=8, w0=0.0, elastic=4.0)
+                 momentum=0.99, seed=0, images=8, w0=0.0, elastic=4.0, steps_per_epoch=2)
 """A seconds-long demo for tests: the same code on a tiny problem."""
 
 HELD_OUT = 16
