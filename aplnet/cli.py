@@ -76,6 +76,21 @@ def build_parser():
                                                   "at most ~572)")
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    evaluate = sub.add_parser(
+        "evaluate", help="score a trained U-Net, or predicted masks, against true masks",
+        description="Score a checkpoint on a data directory (segmenting each image by "
+                    "overlap-tile), or predicted masks against true ones: per image and "
+                    "pooled pixel accuracy, foreground IoU and Dice, the ISBI 2012 pixel "
+                    "and Rand errors, and the Data Science Bowl 2018 instance AP.")
+    evaluate.add_argument("--model", metavar="RUN/model.npz", help="a checkpoint to evaluate")
+    evaluate.add_argument("--data", metavar="DIR", help="with --model: images/ and masks/ "
+                                                        "(or the ISBI stacks)")
+    evaluate.add_argument("--pred", metavar="DIR", help="predicted masks (NAME_mask.png or NAME.*)")
+    evaluate.add_argument("--truth", metavar="DIR", help="with --pred: true masks NAME.*")
+    evaluate.add_argument("--tile", type=int, help="input tile side (default: fit the image)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     demo = sub.add_parser("demo", help="train on synthetic cells, report held-out IoU",
                           description="Train a small U-Net on synthetic cells, segment "
                                       "held-out images, and write predictions, an overlay "
@@ -123,6 +138,26 @@ def _predict(args):
     return 0
 
 
+def _evaluate(args):
+    from .evaluate import evaluate_folders, evaluate_network, table, to_json
+    if bool(args.model) == bool(args.pred):
+        raise ValueError("give --model RUN/model.npz --data DIR, or --pred DIR --truth DIR")
+    if args.model:
+        if not args.data or args.truth:
+            raise ValueError("--model needs --data DIR (and no --truth)")
+        from .train import read_directory
+        from .unet import UNet
+        net = UNet.load(args.model)
+        results = evaluate_network(net, read_directory(args.data), args.tile,
+                                   progress=_progress(args))
+    else:
+        if not args.truth or args.data or args.tile:
+            raise ValueError("--pred needs --truth DIR (and no --data or --tile)")
+        results = evaluate_folders(args.pred, args.truth)
+    print(to_json(results) if args.json else table(results))
+    return 0
+
+
 def _demo(args):
     from .demo import demo
     demo(args.out, quick=args.quick, seed=args.seed, progress=_progress(args))
@@ -131,7 +166,7 @@ def _demo(args):
 
 def _run(args):
     from .train import TrainingDiverged
-    commands = {"train": _train, "predict": _predict, "demo": _demo}
+    commands = {"train": _train, "predict": _predict, "evaluate": _evaluate, "demo": _demo}
     try:
         return commands[args.command](args)
     except TrainingDiverged as err:
@@ -164,7 +199,7 @@ def main(argv=None):
     if args.command == "notes":
         from .chapters import main as notes_main
         return notes_main(args.chapter)
-    if args.command in ("train", "predict", "demo"):
+    if args.command in ("train", "predict", "evaluate", "demo"):
         return _run(args)
     parser.error(f"unknown command {args.command!r}")
     return 2

@@ -42,7 +42,7 @@ from .tiling import margin
 from .validation import SCHEDULES, cross_entropy, learning_rate, split, validate
 from .unet import SGD, UNet, check_input_size, output_size, read_npz, write_npz
 
-__all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "train",
+__all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "read_directory", "train",
            "resume", "save_checkpoint", "load_checkpoint", "CHECKPOINT", "BEST"]
 
 CHECKPOINT = "model.npz"
@@ -141,18 +141,26 @@ def load_data(settings):
     if settings.data == "synthetic":
         side = max(SYNTHETIC_SIDE, output_size(settings.size, settings.depth))
         return synthetic_cells(settings.images, side, settings.seed)
-    return _read_directory(settings.data, "--data", "'synthetic' or a directory")
+    return read_directory(settings.data, "--data", "'synthetic' or a directory")
 
 
-def _read_directory(root, option, what="a directory"):
+def read_directory(root, option="--data", what="a directory"):
+    """The samples of a data directory: ``images/`` and ``masks/``, or the ISBI stacks.
+
+    Raises
+    ------
+    DomainError
+        ``root`` is not a directory or holds neither; the message names
+        the ``option`` that gave it.
+    """
     if not os.path.isdir(root):
-        raise DomainError(f"train: {option} must be {what}; {root} is neither")
+        raise DomainError(f"{option} must be {what}; {root} is neither")
     folders = os.path.join(root, "images"), os.path.join(root, "masks")
     stacks = os.path.join(root, "train-volume.tif"), os.path.join(root, "train-labels.tif")
     for images, masks in (folders, stacks):
         if os.path.exists(images) and os.path.exists(masks):
             return load_folder(images, masks)
-    raise DomainError(f"train: {root} must hold images/ and masks/ folders, or the ISBI "
+    raise DomainError(f"{option}: {root} must hold images/ and masks/ folders, or the ISBI "
                       f"stacks train-volume.tif and train-labels.tif")
 
 
@@ -165,7 +173,7 @@ def load_datasets(settings):
     """
     samples = load_data(settings)
     if settings.val:
-        return samples, _read_directory(settings.val, "--val")
+        return samples, read_directory(settings.val, "--val")
     if settings.val_split:
         return split(samples, settings.val_split, settings.seed)
     return samples, None
