@@ -80,8 +80,8 @@ def build_parser():
         "evaluate", help="score a trained U-Net, or predicted masks, against true masks",
         description="Score a checkpoint on a data directory (segmenting each image by "
                     "overlap-tile), or predicted masks against true ones: per image and "
-                    "pooled pixel accuracy, foreground IoU and Dice, the ISBI 2012 pixel "
-                    "and Rand errors, and the Data Science Bowl 2018 instance AP.")
+                    "pooled pixel accuracy, foreground IoU and Dice, the ISBI 2012 pixel, "
+                    "Rand and warping errors, and the Data Science Bowl 2018 instance AP.")
     evaluate.add_argument("--model", metavar="RUN/model.npz", help="a checkpoint to evaluate")
     evaluate.add_argument("--data", metavar="DIR", help="with --model: images/ and masks/ "
                                                         "(or the ISBI stacks)")

@@ -139,7 +139,8 @@ def evaluate_folders(pred_dir, truth_dir):
 
 
 COLUMNS = [("accuracy", "acc"), ("iou", "IoU"), ("dice", "Dice"), ("pixel_error", "pixel err"),
-           ("rand_error", "Rand err"), ("ap", "AP .5:.95"), ("ap_0.5", "AP .5")]
+           ("rand_error", "Rand err"), ("warping_error", "warp err"), ("ap", "AP .5:.95"),
+           ("ap_0.5", "AP .5")]
 
 
 def table(results):
@@ -147,9 +148,9 @@ def table(results):
 
     >>> from aplnet.metrics import score_image
     >>> print(table([("a.png", score_image(np.array([[1, 0]]), np.array([[1, 0]])))]))
-    image            acc     IoU    Dice  pixel err  Rand err  AP .5:.95   AP .5  true/pred
-    a.png          1.000   1.000   1.000      0.000     0.000      1.000   1.000      1/1
-    pooled (1)     1.000   1.000   1.000      0.000     0.000      1.000   1.000      1/1
+    image            acc     IoU    Dice  pixel err  Rand err  warp err  AP .5:.95   AP .5  true/pred
+    a.png          1.000   1.000   1.000      0.000     0.000     0.000      1.000   1.000        1/1
+    pooled (1)     1.000   1.000   1.000      0.000     0.000     0.000      1.000   1.000        1/1
     """
     rows = [(name, s) for name, s in results] + [(f"pooled ({len(results)})",
                                                   pool([s for _, s in results]))]
@@ -160,7 +161,7 @@ def table(results):
     for name, s in rows:
         cells = "".join(f"{_cell(s[key]):>{max(7, len(label)) + 1}}" for key, label in COLUMNS)
         objects = f"{s['true_objects']}/{s['predicted_objects']}"
-        lines.append(name.ljust(width) + cells + f"{objects:>9}")
+        lines.append(name.ljust(width) + cells + f"{objects:>11}")
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 The oracles below count what the definitions count, pixel by pixel and
 pair by pair: a flood fill for the components, every ordered pair of
 foreground pixels for the Rand score, every pair of objects for the
-matching. None of them calls scipy or aplnet.metrics.
+matching, Bertrand's topological numbers of each ring for the warp. None
+of them calls scipy or aplnet.metrics (the ring order ``RING`` aside).
 """
 
 import math
@@ -14,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aplnet.apl import DomainError, LengthError, RankError
-from aplnet.metrics import (THRESHOLDS, average_precision, components, foreground_counts,
-                            objects, pixel_scores, pool, rand_error, score_image)
+from aplnet.metrics import (RING, THRESHOLDS, average_precision, components, foreground_counts,
+                            objects, pixel_scores, pool, rand_error, score_image, simple_points,
+                            warping_error)
 from strategies import int_arrays
 
 # ----------------------------------------------------------------- oracles
@@ -94,6 +96,61 @@ def naive_average_precision(predicted, truth, thresholds):
     return scores
 
 
+def ring_parts(ring, connected):
+    """Components of the ring's true pixels (8 neighbours, centre out) under ``connected``."""
+    cells = [RING[k] for k in range(8) if ring[k]]
+    parts, seen = [], set()
+    for c in cells:
+        if c in seen:
+            continue
+        part, stack = {c}, [c]
+        seen.add(c)
+        while stack:
+            a = stack.pop()
+            for b in cells:
+                if b not in seen and connected(a, b):
+                    seen.add(b)
+                    part.add(b)
+                    stack.append(b)
+        parts.append(part)
+    return parts
+
+
+def four(a, b):
+    return abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1
+
+
+def eight(a, b):
+    return max(abs(a[0] - b[0]), abs(a[1] - b[1])) == 1
+
+
+def naive_simple(ring):
+    """Bertrand's 2D test for 4-connected objects, 8-connected background: T4(X) = T8(X̄) = 1."""
+    t4 = sum(1 for part in ring_parts(ring, four) if part & {(-1, 0), (0, -1), (0, 1), (1, 0)})
+    t8 = len(ring_parts([not v for v in ring], eight))
+    return t4 == 1 and t8 == 1
+
+
+def naive_warping_error(predicted, truth):
+    """Jain's warp as the Fiji code runs it: visits column by column, passes until one flips nothing."""
+    h, w = np.shape(truth)
+    src = [[0] * (w + 2) for _ in range(h + 2)]
+    tgt = [[0] * (w + 2) for _ in range(h + 2)]
+    for y in range(h):
+        for x in range(w):
+            src[y + 1][x + 1] = int(truth[y][x] > 0)
+            tgt[y + 1][x + 1] = int(predicted[y][x] > 0)
+    before = -1
+    while True:
+        wrong = [(y, x) for x in range(w + 2) for y in range(h + 2) if src[y][x] != tgt[y][x]]
+        if not wrong or len(wrong) == before:
+            return len(wrong) / (h * w)
+        before = len(wrong)
+        for y, x in wrong:
+            if naive_simple([src[y + dy][x + dx] for dy, dx in RING]):
+                src[y][x] = 1 - src[y][x]
+
+
 labels = int_arrays(lo=0, hi=3, min_dims=2, max_dims=2, min_side=1, max_side=6)
 
 
@@ -145,6 +202,28 @@ def test_rand_error_ignores_the_true_background():
 
 def test_rand_error_without_true_foreground_is_nan():
     assert math.isnan(rand_error([[1, 0]], [[0, 0]]))
+
+
+def test_a_moved_boundary_is_no_warping_error():
+    truth = np.zeros((6, 7), int)
+    truth[1:4, 1:4] = 1
+    moved = np.roll(truth, (1, 2), axis=(0, 1))            # the same square, elsewhere
+    assert warping_error(moved, truth) == 0 and foreground_counts(moved, truth)[1] > 0
+
+
+def test_a_lost_object_leaves_one_pixel_and_a_cut_one_pixel():
+    truth = np.zeros((5, 6), int)
+    truth[1:3, 1:3] = 1
+    assert warping_error(np.zeros_like(truth), truth) == 1 / 30     # the last pixel stays
+    cut = np.ones((3, 5), int)
+    cut[:, 2] = 0                                                   # a line across
+    assert warping_error(cut, np.ones((3, 5), int)) == 1 / 15
+
+
+def test_simple_points_are_bertrands_for_every_ring():
+    """The Fiji test (T4 = 1 and some background) equals the 2D pair of topological numbers."""
+    expected = [naive_simple([bool(code >> k & 1) for k in range(8)]) for code in range(256)]
+    assert simple_points().tolist() == expected
 
 
 def test_average_precision_of_a_hand_worked_case():
@@ -204,6 +283,13 @@ def test_rand_error_matches_the_pair_count(pair):
     expected = naive_rand_error(predicted, truth)
     got = rand_error(predicted, truth)
     assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected, 1e-12)
+
+
+@settings(deadline=None)
+@given(label_pairs())
+def test_warping_error_matches_the_loop(pair):
+    predicted, truth = pair
+    assert warping_error(predicted, truth) == naive_warping_error(predicted, truth)
 
 
 @settings(deadline=None)
