@@ -148,18 +148,18 @@ def table(results):
 
     >>> from aplnet.metrics import score_image
     >>> print(table([("a.png", score_image(np.array([[1, 0]]), np.array([[1, 0]])))]))
-    image            acc     IoU    Dice  pixel err  Rand err  warp err  AP .5:.95   AP .5  true/pred
-    a.png          1.000   1.000   1.000      0.000     0.000     0.000      1.000   1.000        1/1
-    pooled (1)     1.000   1.000   1.000      0.000     0.000     0.000      1.000   1.000        1/1
+    image             acc      IoU     Dice  pixel err  Rand err  warp err  AP .5:.95    AP .5  true/pred
+    a.png           1.000    1.000    1.000      0.000     0.000     0.000      1.000    1.000        1/1
+    pooled (1)      1.000    1.000    1.000      0.000     0.000     0.000      1.000    1.000        1/1
     """
     rows = [(name, s) for name, s in results] + [(f"pooled ({len(results)})",
                                                   pool([s for _, s in results]))]
     width = max(len("image"), *(len(name) for name, _ in rows)) + 2
-    head = "image".ljust(width) + "".join(f"{label:>{max(7, len(label)) + 1}}"
+    head = "image".ljust(width) + "".join(f"{label:>{max(7, len(label)) + 2}}"
                                           for _, label in COLUMNS) + "  true/pred"
     lines = [head]
     for name, s in rows:
-        cells = "".join(f"{_cell(s[key]):>{max(7, len(label)) + 1}}" for key, label in COLUMNS)
+        cells = "".join(f"{_cell(s[key]):>{max(7, len(label)) + 2}}" for key, label in COLUMNS)
         objects = f"{s['true_objects']}/{s['predicted_objects']}"
         lines.append(name.ljust(width) + cells + f"{objects:>11}")
     return "\n".join(lines)
