@@ -89,7 +89,7 @@ def learning_rate(schedule, lr, epoch, epochs):
     ``constant``: ``lr`` throughout. ``cosine``: ``lr · (1 + cos(π (e−1)/E)) / 2``,
     from ``lr`` at the first epoch down towards 0 at the last. ``step``:
     ``lr`` divided by 10 at the start of the second third and again of the
-    last third of the epochs, ``lr · 0.1^⌊3 (e−1) / E⌋``. The rate is held
+    last third of the epochs, ``lr / 10^⌊3 (e−1) / E⌋``. The rate is held
     for a whole epoch, so a run resumed with the same ``--epochs`` repeats
     the uninterrupted one; resuming with more epochs stretches what is left
     of the schedule over them.
@@ -104,7 +104,7 @@ def learning_rate(schedule, lr, epoch, epochs):
     if schedule == "cosine":
         return lr * (1 + math.cos(math.pi * (epoch - 1) / epochs)) / 2
     if schedule == "step":
-        return lr * 0.1 ** ((3 * (epoch - 1)) // epochs)
+        return lr / 10 ** ((3 * (epoch - 1)) // epochs)
     raise DomainError(f"train: --lr-schedule must be one of {', '.join(SCHEDULES)}; "
                       f"got {schedule!r}")
 
