@@ -39,8 +39,8 @@ from .data import augment, load_folder, synthetic_cells, weight_map
 from .memory import check_training_fits
 from .pictures import loss_curve
 from .tiling import margin
-from .validation import SCHEDULES, cross_entropy, learning_rate, split, validate
 from .unet import SGD, UNet, check_input_size, output_size, read_npz, write_npz
+from .validation import SCHEDULES, cross_entropy, learning_rate, split, validate
 
 __all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "read_directory", "train",
            "resume", "save_checkpoint", "load_checkpoint", "CHECKPOINT", "BEST"]
