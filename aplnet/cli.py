@@ -1,6 +1,7 @@
 """The command line: ``aplnet <command>`` and ``python -m aplnet``.
 
-Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``demo``.
+Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``evaluate``,
+``demo``.
 Bad input (a missing file, a wrong size, a mismatched checkpoint, a step
 too big for memory…) prints one line, ``aplnet <command>: …``, and exits
 with status 2, as does running out of memory anyway; a run whose loss
@@ -28,6 +29,16 @@ TRAIN_OPTIONS = [
     ("images", int, "synthetic images to train on"),
     ("w0", float, "weight-map border term (the paper: 10; 0 keeps only class balance)"),
     ("elastic", float, "elastic deformation's standard deviation in pixels (0: none)"),
+    ("steps_per_epoch", int, "steps per epoch (0: enough tiles to cover the training "
+                             "pixels once)"),
+    ("val", str, "a directory of held-out images and masks (as --data), scored after "
+                 "each epoch"),
+    ("val_split", float, "share of the training images to hold out instead, drawn by "
+                         "--seed (0: none)"),
+    ("patience", int, "stop after this many epochs without a better held-out Dice "
+                      "(0: never)"),
+    ("lr_schedule", str, "constant, cosine (to 0 over --epochs) or step (/10 after each "
+                         "third of --epochs)"),
 ]
 
 
@@ -47,8 +58,8 @@ def build_parser():
                                        "images and masks; RUN/model.npz is rewritten after "
                                        "every epoch.")
     for name, kind, text in TRAIN_OPTIONS:
-        train.add_argument(f"--{name}", type=kind, default=None,
-                           help=f"{text} (default {getattr(defaults, name)})")
+        train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
+                           help=f"{text} (default {str(getattr(defaults, name)) or 'none'})")
     train.add_argument("--out", metavar="RUN", help="run directory (default 'run')")
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint (only --epochs may change)")
@@ -64,6 +75,21 @@ def build_parser():
     predict.add_argument("--tile", type=int, help="input tile side (default: fit the image, "
                                                   "at most ~572)")
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser(
+        "evaluate", help="score a trained U-Net, or predicted masks, against true masks",
+        description="Score a checkpoint on a data directory (segmenting each image by "
+                    "overlap-tile), or predicted masks against true ones: per image and "
+                    "pooled pixel accuracy, foreground IoU and Dice, the ISBI 2012 pixel, "
+                    "Rand and warping errors, and the Data Science Bowl 2018 instance AP.")
+    evaluate.add_argument("--model", metavar="RUN/model.npz", help="a checkpoint to evaluate")
+    evaluate.add_argument("--data", metavar="DIR", help="with --model: images/ and masks/ "
+                                                        "(or the ISBI stacks)")
+    evaluate.add_argument("--pred", metavar="DIR", help="predicted masks (NAME_mask.png or NAME.*)")
+    evaluate.add_argument("--truth", metavar="DIR", help="with --pred: true masks NAME.*")
+    evaluate.add_argument("--tile", type=int, help="input tile side (default: fit the image)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     demo = sub.add_parser("demo", help="train on synthetic cells, report held-out IoU",
                           description="Train a small U-Net on synthetic cells, segment "
@@ -89,14 +115,19 @@ def _train(args):
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError(f"--out {args.out} and --resume {args.resume} differ; a resumed "
                              f"run writes to its own directory")
-        if "data" in given and given["data"] != "synthetic":
-            given["data"] = os.path.abspath(given["data"])
+        _absolute_paths(given)
         resume(args.resume, given, progress=_progress(args))
         return 0
-    if given.get("data", "synthetic") != "synthetic":
-        given["data"] = os.path.abspath(given["data"])
+    _absolute_paths(given)
     train(Settings(**given), args.out or "run", progress=_progress(args))
     return 0
+
+
+def _absolute_paths(given):
+    """--data and --val as absolute paths, as the checkpoint stores them."""
+    for name in ("data", "val"):
+        if given.get(name) and given[name] != "synthetic":
+            given[name] = os.path.abspath(given[name])
 
 
 def _predict(args):
@@ -104,6 +135,26 @@ def _predict(args):
     from .unet import UNet
     net = UNet.load(args.model)
     predict_files(net, args.images, args.out, args.tile, progress=_progress(args))
+    return 0
+
+
+def _evaluate(args):
+    from .evaluate import evaluate_folders, evaluate_network, table, to_json
+    if bool(args.model) == bool(args.pred):
+        raise ValueError("give --model RUN/model.npz --data DIR, or --pred DIR --truth DIR")
+    if args.model:
+        if not args.data or args.truth:
+            raise ValueError("--model needs --data DIR (and no --truth)")
+        from .train import read_directory
+        from .unet import UNet
+        net = UNet.load(args.model)
+        results = evaluate_network(net, read_directory(args.data), args.tile,
+                                   progress=_progress(args))
+    else:
+        if not args.truth or args.data or args.tile:
+            raise ValueError("--pred needs --truth DIR (and no --data or --tile)")
+        results = evaluate_folders(args.pred, args.truth)
+    print(to_json(results) if args.json else table(results))
     return 0
 
 
@@ -115,7 +166,7 @@ def _demo(args):
 
 def _run(args):
     from .train import TrainingDiverged
-    commands = {"train": _train, "predict": _predict, "demo": _demo}
+    commands = {"train": _train, "predict": _predict, "evaluate": _evaluate, "demo": _demo}
     try:
         return commands[args.command](args)
     except TrainingDiverged as err:
@@ -148,7 +199,7 @@ def main(argv=None):
     if args.command == "notes":
         from .chapters import main as notes_main
         return notes_main(args.chapter)
-    if args.command in ("train", "predict", "demo"):
+    if args.command in ("train", "predict", "evaluate", "demo"):
         return _run(args)
     parser.error(f"unknown command {args.command!r}")
     return 2

@@ -2,17 +2,24 @@
 
 A run lives in a directory: ``model.npz`` holds the network, the optimiser's
 velocity, the settings and the loss history, rewritten atomically after every
-epoch; ``loss.png`` charts the loss. Training is deterministic: epoch ``e``
-draws its image order, tile positions and augmentations from a generator
-seeded by ``(seed, e)``, so resuming from the checkpoint of epoch ``e``
-repeats, bit for bit, what the uninterrupted run would have done (on the
-same machine with the same number of BLAS threads, which fixes the order of
+epoch; ``loss.png`` charts the loss. With held-out images (``val`` or
+``val_split``) each epoch ends with their foreground IoU and Dice, and
+``best.npz`` keeps the epoch of the best Dice so far; ``patience`` stops the
+run after that many epochs without a better one. Training is deterministic:
+epoch ``e`` draws its tiles and augmentations from a generator seeded by
+``(seed, e)``, so resuming from the checkpoint of epoch ``e`` repeats, bit
+for bit, what the uninterrupted run would have done (on the same machine
+with the same number of BLAS threads, which fixes the order of
 floating-point sums).
 
 Tiles follow the paper: each training image is mirrored outward by the
 network's margin, an input tile is cut at random, flipped/rotated and
 elastically deformed together with its labels and weight map, and the loss
-is taken on the tile's centre, where the output lies.
+is taken on the tile's centre, where the output lies. A tile is drawn
+uniformly from all the tile positions of all the images, so each image is
+drawn in proportion to its area: a few large images train as many small
+ones do. An epoch is ``steps_per_epoch`` steps, by default as many as cover
+the training pixels once.
 """
 
 from __future__ import annotations
@@ -33,11 +40,13 @@ from .memory import check_training_fits
 from .pictures import loss_curve
 from .tiling import margin
 from .unet import SGD, UNet, check_input_size, output_size, read_npz, write_npz
+from .validation import SCHEDULES, cross_entropy, learning_rate, split, validate
 
-__all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "train",
-           "resume", "save_checkpoint", "load_checkpoint", "CHECKPOINT"]
+__all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "read_directory", "train",
+           "resume", "save_checkpoint", "load_checkpoint", "CHECKPOINT", "BEST"]
 
 CHECKPOINT = "model.npz"
+BEST = "best.npz"
 SYNTHETIC_SIDE = 128
 
 
@@ -55,6 +64,13 @@ class Settings:
     (ignored for a directory). ``w0`` and ``sigma`` shape the weight map
     (``w0 = 0`` keeps only the class balance); ``elastic`` is the standard
     deviation, in pixels, of the elastic deformation (0 turns it off).
+    ``steps_per_epoch`` 0 means enough steps to cover the training pixels
+    once. ``val`` is a directory of held-out images (as ``data``) or ``""``;
+    ``val_split`` the share of the training images to hold out instead (0:
+    none); ``patience`` the epochs without a better held-out Dice after
+    which training stops (0: never); ``lr_schedule`` one of
+    :data:`aplnet.validation.SCHEDULES` (see
+    :func:`aplnet.validation.learning_rate`).
     """
 
     data: str = "synthetic"
@@ -71,6 +87,11 @@ class Settings:
     w0: float = 10.0
     sigma: float = 5.0
     elastic: float = 4.0
+    steps_per_epoch: int = 0
+    val: str = ""
+    val_split: float = 0.0
+    patience: int = 0
+    lr_schedule: str = "constant"
 
     def check(self):
         """Self, after checking each field; DomainError names the first bad one."""
@@ -90,7 +111,26 @@ class Settings:
             raise DomainError(f"train: need w0 >= 0, sigma > 0, elastic >= 0; got "
                               f"w0={self.w0}, sigma={self.sigma}, elastic={self.elastic}")
         check_input_size(self.size, self.depth, "train: --size")
+        self._check_validation()
         return self
+
+    def _check_validation(self):
+        for name in ("steps_per_epoch", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise DomainError(f"train: --{name.replace('_', '-')} must be a non-negative "
+                                  f"integer; got {value!r}")
+        if not 0 <= self.val_split < 1:
+            raise DomainError(f"train: --val-split must be in [0, 1); got {self.val_split}")
+        if self.val and self.val_split:
+            raise DomainError(f"train: give --val {self.val} or --val-split "
+                              f"{self.val_split}, not both")
+        if self.patience and not (self.val or self.val_split):
+            raise DomainError(f"train: --patience {self.patience} needs held-out images; "
+                              f"give --val DIR or --val-split F")
+        if self.lr_schedule not in SCHEDULES:
+            raise DomainError(f"train: --lr-schedule must be one of {', '.join(SCHEDULES)}; "
+                              f"got {self.lr_schedule!r}")
 
 
 # ------------------------------------------------------------------ data
@@ -101,16 +141,42 @@ def load_data(settings):
     if settings.data == "synthetic":
         side = max(SYNTHETIC_SIDE, output_size(settings.size, settings.depth))
         return synthetic_cells(settings.images, side, settings.seed)
-    root = settings.data
+    return read_directory(settings.data, "--data", "'synthetic' or a directory")
+
+
+def read_directory(root, option="--data", what="a directory"):
+    """The samples of a data directory: ``images/`` and ``masks/``, or the ISBI stacks.
+
+    Raises
+    ------
+    DomainError
+        ``root`` is not a directory or holds neither; the message names
+        the ``option`` that gave it.
+    """
     if not os.path.isdir(root):
-        raise DomainError(f"train: --data must be 'synthetic' or a directory; {root} is neither")
+        raise DomainError(f"{option} must be {what}; {root} is neither")
     folders = os.path.join(root, "images"), os.path.join(root, "masks")
     stacks = os.path.join(root, "train-volume.tif"), os.path.join(root, "train-labels.tif")
     for images, masks in (folders, stacks):
         if os.path.exists(images) and os.path.exists(masks):
             return load_folder(images, masks)
-    raise DomainError(f"train: {root} must hold images/ and masks/ folders, or the ISBI "
+    raise DomainError(f"{option}: {root} must hold images/ and masks/ folders, or the ISBI "
                       f"stacks train-volume.tif and train-labels.tif")
+
+
+def load_datasets(settings):
+    """``(train, held_out)``: the training samples and the held-out ones (or None).
+
+    Held out are the images of ``settings.val``, or a seeded share
+    ``settings.val_split`` of the training images (see
+    :func:`aplnet.validation.split`).
+    """
+    samples = load_data(settings)
+    if settings.val:
+        return samples, read_directory(settings.val, "--val")
+    if settings.val_split:
+        return split(samples, settings.val_split, settings.seed)
+    return samples, None
 
 
 def check_samples(samples, in_channels, classes):
@@ -149,8 +215,10 @@ class TileSampler:
         self.elastic = elastic
         m = margin(depth)
         self.images, self.masks, self.weights, self.spans = [], [], [], []
+        self.area = 0
         for image, mask in zip(samples.images, samples.masks):
             h, w = mask.shape
+            self.area += h * w
             pads = ((m, m + max(0, self.out - h)), (m, m + max(0, self.out - w)))
             self.images.append(np.pad(image, pads + ((0, 0),), mode="reflect"))
             self.masks.append(np.pad(mask, pads, mode="reflect"))
@@ -159,6 +227,15 @@ class TileSampler:
 
     def __len__(self):
         return len(self.images)
+
+    def steps_to_cover(self, batch):
+        """Steps of ``batch`` tiles whose outputs add up to the images' area at least."""
+        return max(1, -(-self.area // (self.out * self.out * batch)))
+
+    def draw(self, rng, count):
+        """``count`` image indices, each image as often as it has tile positions."""
+        positions = np.array([(a + 1) * (b + 1) for a, b in self.spans], float)
+        return rng.choice(len(positions), size=count, p=positions / positions.sum())
 
     def tile(self, rng, i):
         """One augmented tile of image ``i``: ``(x, labels, weights)``."""
@@ -172,7 +249,7 @@ class TileSampler:
         return image, mask[centre], weights[centre]
 
     def batch(self, rng, indices):
-        """Tiles of the images ``indices``, stacked: ``(x, labels, weights)``."""
+        """Tiles of the images ``indices`` (a uniform position in each), stacked: ``(x, labels, weights)``."""
         tiles = [self.tile(rng, i) for i in indices]
         return tuple(np.stack(t) for t in zip(*tiles))
 
@@ -232,6 +309,25 @@ def _check_state(state):
             raise ValueError(f"state[{key!r}] must be a list; got {state.get(key)!r}")
     if not isinstance(state.get("seconds"), (int, float)):
         raise ValueError(f"state['seconds'] must be a number; got {state.get('seconds')!r}")
+    _check_validation_state(state)
+
+
+def _check_validation_state(state):
+    """The per-epoch ``ce`` and ``val`` lists, ``best`` and ``stopped``, filled in if absent."""
+    state.setdefault("ce", [])
+    state.setdefault("val", [])
+    state.setdefault("best", None)
+    state.setdefault("stopped", False)
+    for key in ("ce", "val"):
+        if not isinstance(state[key], list):
+            raise ValueError(f"state[{key!r}] must be a list; got {state[key]!r}")
+    best = state["best"]
+    if best is not None and not (isinstance(best, dict) and isinstance(best.get("epoch"), int)
+                                 and isinstance(best.get("dice"), (int, float))):
+        raise ValueError(f"state['best'] must be null or {{'epoch': int, 'dice': float}}; "
+                         f"got {best!r}")
+    if not isinstance(state["stopped"], bool):
+        raise ValueError(f"state['stopped'] must be true or false; got {state['stopped']!r}")
 
 
 # --------------------------------------------------------------- training
@@ -241,57 +337,108 @@ def _finite(loss, grads):
     return math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
 
 
-def _epoch(net, opt, sampler, settings, epoch, progress):
-    """One pass over the images in a seeded order: per-step losses and accuracies."""
+def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
+    """One epoch of seeded random tiles: per-step losses, accuracies and unweighted cross-entropies."""
     rng = np.random.default_rng([settings.seed, epoch])
-    order = rng.permutation(len(sampler))
-    steps = range(0, len(order), settings.batch)
-    losses, accuracies = [], []
+    steps = _steps_per_epoch(sampler, settings)
+    chosen = sampler.draw(rng, steps * settings.batch)
+    losses, accuracies, entropies = [], [], []
     seen, start = 0, time.perf_counter()
-    bar = tqdm(steps, desc=f"epoch {epoch}/{settings.epochs}", unit="step", file=sys.stderr,
-               disable=None if progress else True, leave=False, dynamic_ncols=True)
+    bar = tqdm(range(steps), desc=f"epoch {epoch}/{settings.epochs}", unit="step",
+               file=sys.stderr, disable=None if progress else True, leave=False,
+               dynamic_ncols=True)
     for step in bar:
-        x, labels, weights = sampler.batch(rng, order[step:step + settings.batch])
+        x, labels, weights = sampler.batch(
+            rng, chosen[step * settings.batch:(step + 1) * settings.batch])
         with np.errstate(all="ignore"):   # a non-finite loss is caught just below
             logits, tape = net.forward(x.astype(net.dtype, copy=False))
             loss, dlogits = net.loss(logits, labels, weights)
             grads = net.backward(dlogits, tape)
         if not _finite(loss, grads):
             what = "a gradient is not finite" if math.isfinite(loss) else f"the loss is {loss}"
-            raise TrainingDiverged(f"epoch {epoch}, step {step // settings.batch + 1}: {what}")
+            raise TrainingDiverged(f"epoch {epoch}, step {step + 1}: {what}")
         opt.step(grads)
         losses.append(loss)
+        entropies.append(cross_entropy(logits, labels))
         accuracies.append(float(np.mean(logits.argmax(-1) == labels)))
         seen += len(x)
         rate = seen / (time.perf_counter() - start)
-        bar.set_postfix_str(f"loss {loss:.4f} acc {accuracies[-1]:.3f} {rate:.1f} img/s")
-    return losses, accuracies, seen / (time.perf_counter() - start)
+        bar.set_postfix_str(f"loss {loss:.4f} ce {entropies[-1]:.4f} acc {accuracies[-1]:.3f} "
+                            f"{rate:.1f} img/s{note}")
+    return losses, accuracies, entropies, seen / (time.perf_counter() - start)
 
 
-def _fit(net, opt, sampler, settings, state, out, log, progress):
+def _steps_per_epoch(sampler, settings):
+    return settings.steps_per_epoch or sampler.steps_to_cover(settings.batch)
+
+
+def _stop_reason(settings, state):
+    """Why a run with this state stops early, or "" (``--patience`` epochs without a better Dice)."""
+    best = state["best"]
+    if not settings.patience or best is None or state["epoch"] - best["epoch"] < settings.patience:
+        return ""
+    return (f"stopped early at epoch {state['epoch']}: no better held-out Dice in "
+            f"{settings.patience} epochs (--patience) since epoch {best['epoch']} "
+            f"(Dice {best['dice']:.4f})")
+
+
+def _fit(net, opt, sampler, held_out, settings, state, out, log, progress):
     """Train from ``state['epoch'] + 1`` to ``settings.epochs``, checkpointing each epoch."""
-    path = os.path.join(out, CHECKPOINT)
+    path, best_path = os.path.join(out, CHECKPOINT), os.path.join(out, BEST)
     for epoch in range(state["epoch"] + 1, settings.epochs + 1):
         start = time.perf_counter()
+        opt.lr = learning_rate(settings.lr_schedule, settings.lr, epoch, settings.epochs)
+        last = state["val"][-1] if state["val"] else None
+        note = f" | val IoU {last['iou']:.3f} Dice {last['dice']:.3f}" if last else ""
         try:
-            losses, accuracies, rate = _epoch(net, opt, sampler, settings, epoch, progress)
+            losses, accuracies, entropies, rate = _epoch(net, opt, sampler, settings, epoch,
+                                                         progress, note)
         except TrainingDiverged as err:
             kept = (f"the last good checkpoint, epoch {state['epoch']}, is {path}"
                     if state["epoch"] else "no checkpoint was written")
             raise TrainingDiverged(f"training stopped: {err}; {kept}. Try a smaller --lr "
                                    f"(now {settings.lr}).") from None
-        state = {"epoch": epoch, "losses": state["losses"] + losses,
+        state = {**state, "epoch": epoch, "losses": state["losses"] + losses,
                  "accuracy": state["accuracy"] + [float(np.mean(accuracies))],
-                 "seconds": state["seconds"] + time.perf_counter() - start}
+                 "ce": state["ce"] + [float(np.mean(entropies))]}
+        line = (f"epoch {epoch}/{settings.epochs}  loss {np.mean(losses):.4f}  "
+                f"ce {np.mean(entropies):.4f}  acc {np.mean(accuracies):.3f}")
+        if held_out is not None:
+            scores = validate(net, held_out, settings.size)
+            state["val"] = state["val"] + [scores]
+            if state["best"] is None or scores["dice"] > state["best"]["dice"]:
+                state["best"] = {"epoch": epoch, "dice": scores["dice"]}
+            line += (f"  val IoU {scores['iou']:.3f} Dice {scores['dice']:.3f} "
+                     f"(best {state['best']['dice']:.3f}, epoch {state['best']['epoch']})")
+        state["seconds"] = state["seconds"] + time.perf_counter() - start
+        reason = _stop_reason(settings, state)
+        state["stopped"] = bool(reason)
+        if state["best"] is not None and state["best"]["epoch"] == epoch:
+            save_checkpoint(best_path, net, opt, settings, state)
         save_checkpoint(path, net, opt, settings, state)
-        loss_curve(state["losses"], -(-len(sampler) // settings.batch),
+        loss_curve(state["losses"], _steps_per_epoch(sampler, settings),
                    title="training loss per step").save(os.path.join(out, "loss.png"))
-        log(f"epoch {epoch}/{settings.epochs}  loss {np.mean(losses):.4f}  "
-            f"acc {np.mean(accuracies):.3f}  {rate:.1f} img/s  -> {path}")
+        if settings.lr_schedule != "constant":
+            line += f"  lr {opt.lr:.3g}"
+        log(f"{line}  {rate:.1f} img/s  -> {path}")
+        if reason:
+            log(f"{reason}; the best network is {best_path}")
+            break
     return state
 
 
-def train(settings, out, log=print, progress=None, samples=None):
+def _prepare(settings, samples, held_out, in_channels, classes):
+    for data in (samples, held_out):
+        if data is not None:
+            if len(data.images) == 0:
+                raise DomainError("train: no training images" if data is samples else
+                                  "train: no held-out images")
+            check_samples(data, in_channels, classes)
+    return TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
+                       settings.elastic)
+
+
+def train(settings, out, log=print, progress=None, samples=None, held_out=None):
     """Train a new U-Net as ``settings`` say, writing the run to directory ``out``.
 
     Parameters
@@ -299,19 +446,26 @@ def train(settings, out, log=print, progress=None, samples=None):
     settings : Settings
     out : str
         Run directory (created); ``out/model.npz`` and ``out/loss.png`` are
-        rewritten after each epoch.
+        rewritten after each epoch, ``out/best.npz`` after each epoch that
+        improves the held-out Dice.
     log : callable
         Receives one summary line per epoch.
     progress : bool or None
         Progress bar on stderr: True, False, or None (only on a terminal).
     samples : Samples, optional
-        Training data to use instead of loading ``settings.data``.
+        Training data to use instead of loading ``settings.data`` (and
+        splitting it as ``settings.val_split`` says).
+    held_out : Samples, optional
+        Held-out data to score after each epoch, with ``samples``.
 
     Returns
     -------
     net : UNet
     state : dict
-        ``epoch``, per-step ``losses``, per-epoch ``accuracy``, ``seconds``.
+        ``epoch``, per-step ``losses``, per-epoch ``accuracy`` and ``ce``
+        (unweighted cross-entropy), ``val`` (per-epoch held-out ``iou`` and
+        ``dice``), ``best`` (``epoch`` and ``dice``, or None), ``stopped``
+        (by ``patience``), ``seconds``.
 
     Raises
     ------
@@ -327,21 +481,22 @@ def train(settings, out, log=print, progress=None, samples=None):
     # before the data is made or read: the input's channels barely move the estimate
     check_training_fits({"depth": settings.depth, "width": settings.width,
                          "classes": settings.classes}, settings.size, settings.batch)
-    samples = load_data(settings) if samples is None else samples
+    if samples is None:
+        samples, held_out = load_datasets(settings)
     if len(samples.images) == 0:
         raise DomainError("train: no training images")
     in_channels = samples.images[0].shape[-1]
-    check_samples(samples, in_channels, settings.classes)
+    sampler = _prepare(settings, samples, held_out, in_channels, settings.classes)
     net = UNet(settings.depth, settings.width, in_channels, settings.classes, seed=settings.seed)
     opt = SGD(net.params, settings.lr, settings.momentum)
-    sampler = TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
-                          settings.elastic)
     os.makedirs(out, exist_ok=True)
     state = {"epoch": 0, "losses": [], "accuracy": [], "seconds": 0.0}
-    log(f"training {net!r}: {net.n_params:,} parameters, {len(sampler)} images, "
+    _check_validation_state(state)
+    held = f", {len(held_out.images)} held out" if held_out is not None else ""
+    log(f"training {net!r}: {net.n_params:,} parameters, {len(sampler)} images{held}, "
         f"tiles {settings.size} -> {sampler.out}, {settings.epochs} epochs of "
-        f"{-(-len(sampler) // settings.batch)} steps")
-    return net, _fit(net, opt, sampler, settings, state, out, log, progress)
+        f"{_steps_per_epoch(sampler, settings)} steps")
+    return net, _fit(net, opt, sampler, held_out, settings, state, out, log, progress)
 
 
 def resume(out, changes=None, log=print, progress=None):
@@ -353,7 +508,8 @@ def resume(out, changes=None, log=print, progress=None):
         A run directory written by :func:`train`.
     changes : dict, optional
         Settings given again; only ``epochs`` may differ from the run's
-        (to train longer), any other difference is an error.
+        (to train longer), any other difference is an error. A run stopped
+        by ``patience`` stays stopped.
 
     Returns
     -------
@@ -363,20 +519,21 @@ def resume(out, changes=None, log=print, progress=None):
     net, opt, settings, state = load_checkpoint(os.path.join(out, CHECKPOINT))
     for name, value in (changes or {}).items():
         if name != "epochs" and value != getattr(settings, name):
-            raise DomainError(f"train --resume: --{name} {value} differs from the run's "
-                              f"{getattr(settings, name)}; a resumed run keeps its settings "
-                              f"(only --epochs may change)")
+            raise DomainError(f"train --resume: --{name.replace('_', '-')} {value} differs "
+                              f"from the run's {getattr(settings, name)}; a resumed run keeps "
+                              f"its settings (only --epochs may change)")
     if changes and "epochs" in changes:
         settings = dataclasses.replace(settings, epochs=changes["epochs"])
     settings.check()
     check_training_fits(net, settings.size, settings.batch)
-    samples = load_data(settings)
-    check_samples(samples, net.in_channels, net.classes)
-    sampler = TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
-                          settings.elastic)
+    samples, held_out = load_datasets(settings)
+    sampler = _prepare(settings, samples, held_out, net.in_channels, net.classes)
+    if state["stopped"]:
+        log(f"{out}: {_stop_reason(settings, state)}; not resuming")
+        return net, state
     if state["epoch"] >= settings.epochs:
         log(f"{out}: already trained for {state['epoch']} of {settings.epochs} epochs; "
             f"pass a larger --epochs to continue")
         return net, state
     log(f"resuming {out} at epoch {state['epoch'] + 1} of {settings.epochs}")
-    return net, _fit(net, opt, sampler, settings, state, out, log, progress)
+    return net, _fit(net, opt, sampler, held_out, settings, state, out, log, progress)

@@ -14,6 +14,7 @@ from aplnet.data import read_mask
 from aplnet.unet import UNet
 
 TINY = ["--size", "52", "--width", "2", "--epochs", "1", "--batch", "2", "--images", "4",
+        "--steps-per-epoch", "2",
         "--w0", "0", "--no-progress"]
 
 

@@ -20,6 +20,7 @@ from aplnet.cli import main
 from aplnet.train import CHECKPOINT
 
 TINY = ["--data", "synthetic", "--size", "52", "--depth", "3", "--width", "2", "--epochs", "1",
+        "--steps-per-epoch", "2",
         "--batch", "2", "--images", "4", "--w0", "0", "--no-progress"]
 
 

@@ -35,10 +35,11 @@ from aplnet.train import (CHECKPOINT, Settings, TrainingDiverged, load_checkpoin
 from aplnet.unet import UNet
 
 RUN = ["--data", "synthetic", "--images", "12", "--size", "92", "--depth", "2", "--width", "8",
-       "--batch", "2", "--epochs", "3", "--seed", "3", "--no-progress"]
+       "--batch", "2", "--epochs", "3", "--seed", "3", "--steps-per-epoch", "6", "--no-progress"]
 """A run of 3 epochs of 6 steps, each epoch a few tenths of a second."""
 
-TINY = Settings(size=52, depth=3, width=2, epochs=2, batch=2, lr=0.005, images=4, w0=0.0)
+TINY = Settings(size=52, depth=3, width=2, epochs=2, batch=2, lr=0.005, images=4, w0=0.0,
+                steps_per_epoch=2)
 
 
 def _quiet(line):
@@ -330,7 +331,8 @@ def test_an_infinite_gradient_stops_training_at_its_step(tmp_path, monkeypatch):
 def test_a_diverging_run_on_the_command_line_exits_1_keeping_its_checkpoint(tmp_path):
     out = tmp_path / "run"
     first = aplnet("train", "--data", "synthetic", "--images", "4", "--size", "52", "--depth",
-                   "3", "--width", "2", "--batch", "2", "--epochs", "1", "--no-progress",
+                   "3", "--width", "2", "--batch", "2", "--epochs", "1", "--steps-per-epoch", "2",
+                   "--no-progress",
                    "--out", str(out))
     assert first.returncode == 0, first.stderr
     before = (out / CHECKPOINT).read_bytes()
@@ -338,7 +340,8 @@ def test_a_diverging_run_on_the_command_line_exits_1_keeping_its_checkpoint(tmp_
     assert settings["lr"] > 0
     # the same run again under a learning rate that blows it up, in a fresh directory
     blown = aplnet("train", "--data", "synthetic", "--images", "4", "--size", "52", "--depth",
-                   "3", "--width", "2", "--batch", "2", "--epochs", "2", "--lr", "1e12",
+                   "3", "--width", "2", "--batch", "2", "--epochs", "2", "--steps-per-epoch", "2",
+                   "--lr", "1e30",
                    "--no-progress", "--out", str(tmp_path / "blown"))
     assert blown.returncode == 1
     assert "Traceback" not in blown.stderr
