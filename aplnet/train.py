@@ -29,10 +29,12 @@ from tqdm import tqdm
 
 from .apl import DomainError, LengthError
 from .data import augment, load_folder, synthetic_cells, weight_map
+from .divergence import gradient_fault, update_fault
+from .files import save_image
 from .memory import check_training_fits
 from .pictures import loss_curve
 from .tiling import margin
-from .unet import SGD, UNet, check_input_size, output_size, read_npz, write_npz
+from .unet import MAX_DEPTH, SGD, UNet, check_input_size, output_size, read_npz, write_npz
 
 __all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "train",
            "resume", "save_checkpoint", "load_checkpoint", "CHECKPOINT"]
@@ -42,7 +44,7 @@ SYNTHETIC_SIDE = 128
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss or a gradient became NaN or infinite; training stopped."""
+    """The loss, a gradient, an update or the weights diverged (see :mod:`aplnet.divergence`)."""
 
 
 @dataclasses.dataclass
@@ -78,6 +80,8 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise DomainError(f"train: --{name} must be a positive integer; got {value!r}")
+        if self.depth > MAX_DEPTH:
+            raise DomainError(f"train: --depth must be at most {MAX_DEPTH}; got {self.depth}")
         if self.seed < 0:
             raise DomainError(f"train: --seed must be non-negative; got {self.seed}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -237,10 +241,6 @@ def _check_state(state):
 # --------------------------------------------------------------- training
 
 
-def _finite(loss, grads):
-    return math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
-
-
 def _epoch(net, opt, sampler, settings, epoch, progress):
     """One pass over the images in a seeded order: per-step losses and accuracies."""
     rng = np.random.default_rng([settings.seed, epoch])
@@ -249,17 +249,21 @@ def _epoch(net, opt, sampler, settings, epoch, progress):
     losses, accuracies = [], []
     seen, start = 0, time.perf_counter()
     bar = tqdm(steps, desc=f"epoch {epoch}/{settings.epochs}", unit="step", file=sys.stderr,
-               disable=None if progress else True, leave=False, dynamic_ncols=True)
+               disable=None if progress is None else not progress, leave=False,
+               dynamic_ncols=True)
     for step in bar:
         x, labels, weights = sampler.batch(rng, order[step:step + settings.batch])
         with np.errstate(all="ignore"):   # a non-finite loss is caught just below
             logits, tape = net.forward(x.astype(net.dtype, copy=False))
             loss, dlogits = net.loss(logits, labels, weights)
             grads = net.backward(dlogits, tape)
-        if not _finite(loss, grads):
-            what = "a gradient is not finite" if math.isfinite(loss) else f"the loss is {loss}"
-            raise TrainingDiverged(f"epoch {epoch}, step {step // settings.batch + 1}: {what}")
-        opt.step(grads)
+        fault = gradient_fault(loss, grads)
+        if fault is None:
+            with np.errstate(over="ignore", invalid="ignore"):   # named by update_fault
+                opt.step(grads)
+            fault = update_fault(opt.params, opt.velocity)
+        if fault is not None:
+            raise TrainingDiverged(f"epoch {epoch}, step {step // settings.batch + 1}: {fault}")
         losses.append(loss)
         accuracies.append(float(np.mean(logits.argmax(-1) == labels)))
         seen += len(x)
@@ -284,8 +288,8 @@ def _fit(net, opt, sampler, settings, state, out, log, progress):
                  "accuracy": state["accuracy"] + [float(np.mean(accuracies))],
                  "seconds": state["seconds"] + time.perf_counter() - start}
         save_checkpoint(path, net, opt, settings, state)
-        loss_curve(state["losses"], -(-len(sampler) // settings.batch),
-                   title="training loss per step").save(os.path.join(out, "loss.png"))
+        save_image(loss_curve(state["losses"], -(-len(sampler) // settings.batch),
+                              title="training loss per step"), os.path.join(out, "loss.png"))
         log(f"epoch {epoch}/{settings.epochs}  loss {np.mean(losses):.4f}  "
             f"acc {np.mean(accuracies):.3f}  {rate:.1f} img/s  -> {path}")
     return state
@@ -321,7 +325,9 @@ def train(settings, out, log=print, progress=None, samples=None):
         the message gives the estimate of :mod:`aplnet.memory` and the
         memory available).
     TrainingDiverged
-        The loss became NaN or infinite; the last good checkpoint is kept.
+        The loss or a gradient became NaN or infinite, or an update or the
+        weights grew far beyond their initial scale (see
+        :mod:`aplnet.divergence`); the last good checkpoint is kept.
     """
     settings.check()
     # before the data is made or read: the input's channels barely move the estimate
