@@ -49,7 +49,11 @@ def build_parser():
     train = sub.add_parser("train", help="train a U-Net, checkpointing each epoch",
                            description="Train a U-Net on synthetic cells or on a folder of "
                                        "images and masks; RUN/model.npz is rewritten after "
-                                       "every epoch.")
+                                       "every epoch. A folder that holds a run is refused "
+                                       "unless --resume or --overwrite is given, and so is a "
+                                       "second run in a folder while one is going (named by "
+                                       "its pid). A diverging run stops with status 1, "
+                                       "keeping its last good checkpoint.")
     for name, kind, text in TRAIN_OPTIONS:
         train.add_argument(f"--{name}", type=kind, default=None,
                            help=f"{text} (default {getattr(defaults, name)})")
