@@ -106,12 +106,17 @@ def test_train_overwrite_replaces_the_run_and_other_folders_are_used_as_they_are
 # ------------------------------------------------ 2: two runs in one folder
 
 
-def wait_for_lock(path, run, timeout=120):
+def wait_until(ready, run, timeout=120):
+    """Until ``ready()``; fails if the process ends first or it takes ``timeout`` seconds."""
     start = time.monotonic()
-    while not (path.exists() and path.read_text().startswith("pid ")):
+    while not ready():
         assert run.poll() is None, run.stderr.read()
         assert time.monotonic() - start < timeout
         time.sleep(0.01)
+
+
+def wait_for_lock(path, run):
+    wait_until(lambda: path.exists() and path.read_text().startswith("pid "), run)
 
 
 def test_a_second_run_on_the_same_folder_is_refused_with_the_holders_pid(tmp_path):
@@ -139,8 +144,7 @@ def test_a_stale_lock_from_a_killed_run_is_taken_over(tmp_path):
                             "--out", str(out)], stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
     wait_for_lock(out / LOCK_FILE, run)
-    while not (out / CHECKPOINT).exists():
-        time.sleep(0.01)
+    wait_until((out / CHECKPOINT).exists, run)
     run.send_signal(signal.SIGKILL)
     assert run.wait() == -signal.SIGKILL
     assert (out / LOCK_FILE).read_text().startswith(f"pid {run.pid} ")   # left behind
