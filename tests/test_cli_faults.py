@@ -154,17 +154,6 @@ def test_a_stale_lock_from_a_killed_run_is_taken_over(tmp_path):
     assert not (out / LOCK_FILE).exists()
 
 
-def test_the_lock_is_released_on_ctrl_c(tmp_path):
-    out = tmp_path / "run"
-    run = subprocess.Popen([sys.executable, "-m", "aplnet", "train", *TINY, "--epochs", "100000",
-                            "--out", str(out)], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
-    wait_for_lock(out / LOCK_FILE, run)
-    run.send_signal(signal.SIGINT)
-    assert run.wait() == 130
-    assert not (out / LOCK_FILE).exists()
-
-
 # ---------------------------------------------- 3: inputs of the same name
 
 
