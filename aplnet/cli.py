@@ -3,10 +3,14 @@
 Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``evaluate``,
 ``demo``.
 Bad input (a missing file, a wrong size, a mismatched checkpoint, a step
-too big for memory…) prints one line, ``aplnet <command>: …``, and exits
-with status 2, as does running out of memory anyway; a run whose loss
-becomes NaN or infinite exits with status 1, keeping its last good
-checkpoint.
+too big for memory, an ``--out`` that cannot be written…) prints one line,
+``aplnet <command>: …``, and exits with status 2, as does running out of
+memory anyway; an I/O error names its file. ``train`` holds a lock on its
+run folder while it runs (:mod:`aplnet.runs`): a second run there is
+refused, naming the holder's pid, as is a new run in a folder that holds
+one, unless ``--resume`` or ``--overwrite`` says what to do with it. A run
+that diverges (see :mod:`aplnet.divergence`) exits with status 1, keeping
+its last good checkpoint.
 """
 
 import argparse
@@ -56,24 +60,38 @@ def build_parser():
     train = sub.add_parser("train", help="train a U-Net, checkpointing each epoch",
                            description="Train a U-Net on synthetic cells or on a folder of "
                                        "images and masks; RUN/model.npz is rewritten after "
-                                       "every epoch.")
+                                       "every epoch. A folder that holds a run is refused "
+                                       "unless --resume or --overwrite is given, and so is a "
+                                       "second run in a folder while one is going (named by "
+                                       "its pid). A diverging run stops with status 1, "
+                                       "keeping its last good checkpoint.")
     for name, kind, text in TRAIN_OPTIONS:
         train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
                            help=f"{text} (default {str(getattr(defaults, name)) or 'none'})")
     train.add_argument("--out", metavar="RUN", help="run directory (default 'run')")
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint (only --epochs may change)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run --out holds (without it, a folder holding a run "
+                            "is refused)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     predict = sub.add_parser("predict", help="segment images with a trained U-Net",
                              description="Segment images of any size by overlap-tile; write "
-                                         "NAME_mask.png and NAME_overlay.png for each.")
+                                         "NAME_mask.png and NAME_overlay.png for each, NAME "
+                                         "being the file's name without its suffix. Should "
+                                         "two inputs give the same NAME (a/c0.png and "
+                                         "b/c0.png), the later ones in the order given get "
+                                         "NAME-2, NAME-3, ...; each output is named in the "
+                                         "log. Files are written under a temporary name and "
+                                         "renamed when complete.")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or TIFF images")
     predict.add_argument("--model", required=True, metavar="RUN/model.npz",
                          help="a checkpoint written by 'aplnet train' (or UNet.save)")
     predict.add_argument("--out", required=True, metavar="DIR", help="output directory")
     predict.add_argument("--tile", type=int, help="input tile side (default: fit the image, "
-                                                  "at most ~572)")
+                                                  "at most ~572; a larger one is cut to the "
+                                                  "smallest tile covering the image)")
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     evaluate = sub.add_parser(
@@ -108,18 +126,34 @@ def _progress(args):
 
 
 def _train(args):
-    from .train import Settings, resume, train
+    from .runs import clear_run, refuse_existing_run, remove_stale_temporaries, run_lock
+    from .train import CHECKPOINT, Settings, resume, train
     given = {name: getattr(args, name) for name, _, _ in TRAIN_OPTIONS
              if getattr(args, name) is not None}
     if args.resume:
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError(f"--out {args.out} and --resume {args.resume} differ; a resumed "
                              f"run writes to its own directory")
+        if args.overwrite:
+            raise ValueError("--overwrite and --resume contradict each other: a resumed run "
+                             "keeps its checkpoint")
+        checkpoint = os.path.join(args.resume, CHECKPOINT)
+        if not os.path.isdir(args.resume):
+            raise ValueError(f"{checkpoint}: no such checkpoint file; nothing to resume")
         _absolute_paths(given)
-        resume(args.resume, given, progress=_progress(args))
+        with run_lock(args.resume, "--resume"):   # a run still writing it is named first
+            if not os.path.isfile(checkpoint):
+                raise ValueError(f"{checkpoint}: no such checkpoint file; nothing to resume")
+            remove_stale_temporaries(args.resume)
+            resume(args.resume, given, progress=_progress(args))
         return 0
     _absolute_paths(given)
-    train(Settings(**given), args.out or "run", progress=_progress(args))
+    settings = Settings(**given).check()    # before a folder is made for the run
+    out = args.out or "run"
+    with run_lock(out):
+        refuse_existing_run(out, args.overwrite)
+        train(settings, out, progress=_progress(args),
+              before_writing=clear_run if args.overwrite else None)
     return 0
 
 
@@ -131,10 +165,12 @@ def _absolute_paths(given):
 
 
 def _predict(args):
+    from .files import output_folder
     from .tiling import predict_files
     from .unet import UNet
-    net = UNet.load(args.model)
-    predict_files(net, args.images, args.out, args.tile, progress=_progress(args))
+    with output_folder(args.out):
+        net = UNet.load(args.model)
+        predict_files(net, args.images, args.out, args.tile, progress=_progress(args))
     return 0
 
 
@@ -164,7 +200,15 @@ def _demo(args):
     return 0
 
 
+MEMORY_ADVICE = {
+    "train": "checkpoints written so far are kept; use a smaller --batch, --size or --width",
+    "predict": "outputs written so far are kept; use a smaller --tile",
+    "demo": "free some memory, or try the seconds-long 'aplnet demo --quick'",
+}
+
+
 def _run(args):
+    from .files import describe_os_error
     from .train import TrainingDiverged
     commands = {"train": _train, "predict": _predict, "evaluate": _evaluate, "demo": _demo}
     try:
@@ -173,15 +217,14 @@ def _run(args):
         print(f"aplnet {args.command}: {err}", file=sys.stderr)
         return 1
     except (ValueError, TypeError, OSError) as err:
-        message = str(err)
+        message = describe_os_error(err) if isinstance(err, OSError) else str(err)
         if not message.startswith((f"{args.command}:", f"{args.command} ")):
             message = f"{args.command}: {message}"
         print(f"aplnet {message}", file=sys.stderr)
         return 2
     except MemoryError as err:
-        print(f"aplnet {args.command}: out of memory ({err or 'MemoryError'}); checkpoints "
-              f"written so far are kept; use a smaller --batch, --size or --width",
-              file=sys.stderr)
+        print(f"aplnet {args.command}: out of memory ({err or 'MemoryError'}); "
+              f"{MEMORY_ADVICE.get(args.command, 'free some memory')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"aplnet {args.command}: interrupted (checkpoints written so far are kept)",

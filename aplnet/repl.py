@@ -5,7 +5,10 @@ aplnet's names (as ``from aplnet import *`` gives them), ``aplnet.layers`` as
 ``layers`` and :func:`aplnet.display.box` loaded. Arrays, numpy scalars and
 tuples or lists holding arrays are echoed in APL's boxed style; anything
 else as Python shows it. It reads piped input as well as a terminal (with
-no prompts then), and returns 0 at the end of the input.
+no prompts then). At the end of the input it returns 0, or, for piped
+input in which a statement raised an error, 1 (as ``python -`` does), so
+a script fed to it fails visibly; the statements after the error still
+run.
 """
 
 from __future__ import annotations
@@ -94,14 +97,26 @@ def _displayhook(value):
 
 
 class _Console(code.InteractiveConsole):
-    """A console that asks with no prompt when its input is not a terminal."""
+    """A console that asks with no prompt when its input is not a terminal, and counts errors."""
+
+    errors = 0
 
     def raw_input(self, prompt=""):
         return input(prompt if sys.stdin.isatty() else "")
 
+    def showtraceback(self):
+        self.errors += 1
+        super().showtraceback()
+
+    def showsyntaxerror(self, *args, **kwargs):
+        self.errors += 1
+        super().showsyntaxerror(*args, **kwargs)
+
 
 def main(argv=None):
-    """Run the console until the end of its input; return the exit status, 0.
+    """Run the console until the end of its input; return the exit status.
+
+    0, or 1 when the input was piped and a statement in it raised an error.
 
     ``argv`` is accepted for symmetry with the other commands and ignored.
     """
@@ -112,8 +127,9 @@ def main(argv=None):
             pass
     saved = sys.displayhook
     sys.displayhook = _displayhook
+    console = _Console(namespace())
     try:
-        _Console(namespace()).interact(banner=BANNER, exitmsg="")
+        console.interact(banner=BANNER, exitmsg="")
     finally:
         sys.displayhook = saved
-    return 0
+    return 1 if console.errors and not sys.stdin.isatty() else 0

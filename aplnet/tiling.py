@@ -15,6 +15,7 @@ a multiple of that grid, neighbouring outputs overlap by the remainder.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from . import layers
 from .apl import DomainError, LengthError, RankError, windows
 from .data import read_image
+from .files import save_image
 from .pictures import mask_image, overlay_image
 from .unet import check_input_size, input_size_for, output_size, valid_input_sizes
 
@@ -71,6 +73,9 @@ def _tile_sizes(net, image_hw, tile):
                 raise DomainError(f"predict: tile {t} gives {output_size(t, net.depth)}-pixel "
                                   f"outputs, less than the {grid}-pixel pooling grid; use at "
                                   f"least {_smallest_tile(net.depth)}")
+        # a tile larger than the image needs only costs memory: cut it to the smallest covering
+        tiles = tuple(min(t, max(input_size_for(n, net.depth), _smallest_tile(net.depth)))
+                      for t, n in zip(tiles, image_hw))
     return tiles
 
 
@@ -168,10 +173,35 @@ def segment(net, image, tile=None, batch=4, progress=None):
     return predict(net, image, tile, batch, progress).argmax(axis=-1).astype(np.uint8)
 
 
+def _unique_names(stem, pages, taken):
+    """Output names for a file of ``pages`` pages: ``stem`` (``stem_p<k>``), else ``stem-2``, ….
+
+    ``taken`` holds the names given so far, case-folded (on a case-blind
+    disk ``A`` and ``a`` are one file), and gets the new ones.
+
+    >>> taken = set()
+    >>> _unique_names("c0", 1, taken), _unique_names("C0", 1, taken), _unique_names("c0", 2, taken)
+    (['c0'], ['C0-2'], ['c0_p0', 'c0_p1'])
+    >>> _unique_names("c0_p1", 1, taken), _unique_names("c0", 1, taken)
+    (['c0_p1-2'], ['c0-3'])
+    """
+    for n in itertools.count(1):
+        base = stem if n == 1 else f"{stem}-{n}"
+        names = [base] if pages == 1 else [f"{base}_p{k}" for k in range(pages)]
+        if not taken.intersection(name.casefold() for name in names):
+            taken.update(name.casefold() for name in names)
+            return names
+
+
 def predict_files(net, paths, out, tile=None, log=print, progress=None):
     """Segment image files: write ``<name>_mask.png`` and ``<name>_overlay.png`` to ``out``.
 
-    Each page of a multi-page TIFF is written as ``<name>_p<k>_…``. Masks
+    ``<name>`` is the file's name without its suffix; each page of a
+    multi-page TIFF is written as ``<name>_p<k>_…``. Should two inputs give
+    the same name (``a/c0.png`` and ``b/c0.png``), the later ones, in the
+    order given, become ``<name>-2``, ``<name>-3``, … (the log names each
+    output). Each file is written under a temporary name and renamed when
+    complete, so a failure leaves no partial PNG. Masks
     are 0/255 for two classes and palette PNGs (index = class) otherwise, so
     :func:`aplnet.data.read_mask` reads them back as the classes.
 
@@ -187,7 +217,7 @@ def predict_files(net, paths, out, tile=None, log=print, progress=None):
     list of str
         The files written.
     """
-    pages = []
+    pages, taken = [], set()
     for path in paths:
         images = read_image(path)
         for image in images:
@@ -195,16 +225,16 @@ def predict_files(net, paths, out, tile=None, log=print, progress=None):
                 raise LengthError(f"{path}: the image has {image.shape[-1]} channel(s) but the "
                                   f"network was trained on {net.in_channels}")
         stem = os.path.splitext(os.path.basename(path))[0]
-        names = [stem] if len(images) == 1 else [f"{stem}_p{k}" for k in range(len(images))]
+        names = _unique_names(stem, len(images), taken)
         pages += zip(names, images, [path] * len(images))
     os.makedirs(out, exist_ok=True)
     written = []
     for name, image, path in pages:
         labels = segment(net, image, tile, progress=progress)
         files = os.path.join(out, f"{name}_mask.png"), os.path.join(out, f"{name}_overlay.png")
-        mask_image(labels, net.classes).save(files[0])
-        overlay_image(image, labels).save(files[1])
+        save_image(mask_image(labels, net.classes), files[0])
+        save_image(overlay_image(image, labels), files[1])
         written += files
         share = np.count_nonzero(labels) / labels.size
-        log(f"{path}: {image.shape[1]}x{image.shape[0]}, foreground {share:.1%} -> {files[0]}")
+        log(f"{path}: {image.shape[0]}x{image.shape[1]}, foreground {share:.1%} -> {files[0]}")
     return written

@@ -36,10 +36,12 @@ from tqdm import tqdm
 
 from .apl import DomainError, LengthError
 from .data import augment, load_folder, synthetic_cells, weight_map
+from .divergence import gradient_fault, update_fault
+from .files import save_image
 from .memory import check_training_fits
 from .pictures import loss_curve
 from .tiling import margin
-from .unet import SGD, UNet, check_input_size, output_size, read_npz, write_npz
+from .unet import MAX_DEPTH, SGD, UNet, check_input_size, output_size, read_npz, write_npz
 from .validation import SCHEDULES, cross_entropy, learning_rate, split, validate
 
 __all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "read_directory", "train",
@@ -51,7 +53,7 @@ SYNTHETIC_SIDE = 128
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss or a gradient became NaN or infinite; training stopped."""
+    """The loss, a gradient, an update or the weights diverged (see :mod:`aplnet.divergence`)."""
 
 
 @dataclasses.dataclass
@@ -99,6 +101,8 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise DomainError(f"train: --{name} must be a positive integer; got {value!r}")
+        if self.depth > MAX_DEPTH:
+            raise DomainError(f"train: --depth must be at most {MAX_DEPTH}; got {self.depth}")
         if self.seed < 0:
             raise DomainError(f"train: --seed must be non-negative; got {self.seed}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -333,10 +337,6 @@ def _check_validation_state(state):
 # --------------------------------------------------------------- training
 
 
-def _finite(loss, grads):
-    return math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
-
-
 def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
     """One epoch of seeded random tiles: per-step losses, accuracies and unweighted cross-entropies."""
     rng = np.random.default_rng([settings.seed, epoch])
@@ -345,7 +345,7 @@ def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
     losses, accuracies, entropies = [], [], []
     seen, start = 0, time.perf_counter()
     bar = tqdm(range(steps), desc=f"epoch {epoch}/{settings.epochs}", unit="step",
-               file=sys.stderr, disable=None if progress else True, leave=False,
+               file=sys.stderr, disable=None if progress is None else not progress, leave=False,
                dynamic_ncols=True)
     for step in bar:
         x, labels, weights = sampler.batch(
@@ -354,10 +354,13 @@ def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
             logits, tape = net.forward(x.astype(net.dtype, copy=False))
             loss, dlogits = net.loss(logits, labels, weights)
             grads = net.backward(dlogits, tape)
-        if not _finite(loss, grads):
-            what = "a gradient is not finite" if math.isfinite(loss) else f"the loss is {loss}"
-            raise TrainingDiverged(f"epoch {epoch}, step {step + 1}: {what}")
-        opt.step(grads)
+        fault = gradient_fault(loss, grads)
+        if fault is None:
+            with np.errstate(over="ignore", invalid="ignore"):   # named by update_fault
+                opt.step(grads)
+            fault = update_fault(opt.params, opt.velocity)
+        if fault is not None:
+            raise TrainingDiverged(f"epoch {epoch}, step {step + 1}: {fault}")
         losses.append(loss)
         entropies.append(cross_entropy(logits, labels))
         accuracies.append(float(np.mean(logits.argmax(-1) == labels)))
@@ -416,8 +419,8 @@ def _fit(net, opt, sampler, held_out, settings, state, out, log, progress):
         if state["best"] is not None and state["best"]["epoch"] == epoch:
             save_checkpoint(best_path, net, opt, settings, state)
         save_checkpoint(path, net, opt, settings, state)
-        loss_curve(state["losses"], _steps_per_epoch(sampler, settings),
-                   title="training loss per step").save(os.path.join(out, "loss.png"))
+        save_image(loss_curve(state["losses"], _steps_per_epoch(sampler, settings),
+                              title="training loss per step"), os.path.join(out, "loss.png"))
         if settings.lr_schedule != "constant":
             line += f"  lr {opt.lr:.3g}"
         log(f"{line}  {rate:.1f} img/s  -> {path}")
@@ -438,7 +441,8 @@ def _prepare(settings, samples, held_out, in_channels, classes):
                        settings.elastic)
 
 
-def train(settings, out, log=print, progress=None, samples=None, held_out=None):
+def train(settings, out, log=print, progress=None, samples=None, held_out=None,
+          before_writing=None):
     """Train a new U-Net as ``settings`` say, writing the run to directory ``out``.
 
     Parameters
@@ -457,6 +461,10 @@ def train(settings, out, log=print, progress=None, samples=None, held_out=None):
         splitting it as ``settings.val_split`` says).
     held_out : Samples, optional
         Held-out data to score after each epoch, with ``samples``.
+    before_writing : callable, optional
+        Called with ``out`` once the data has been read and checked, before
+        anything is written (``aplnet train --overwrite`` clears the old run
+        there, so bad data does not cost the old run).
 
     Returns
     -------
@@ -475,7 +483,9 @@ def train(settings, out, log=print, progress=None, samples=None, held_out=None):
         the message gives the estimate of :mod:`aplnet.memory` and the
         memory available).
     TrainingDiverged
-        The loss became NaN or infinite; the last good checkpoint is kept.
+        The loss or a gradient became NaN or infinite, or an update or the
+        weights grew far beyond their initial scale (see
+        :mod:`aplnet.divergence`); the last good checkpoint is kept.
     """
     settings.check()
     # before the data is made or read: the input's channels barely move the estimate
@@ -489,6 +499,8 @@ def train(settings, out, log=print, progress=None, samples=None, held_out=None):
     sampler = _prepare(settings, samples, held_out, in_channels, settings.classes)
     net = UNet(settings.depth, settings.width, in_channels, settings.classes, seed=settings.seed)
     opt = SGD(net.params, settings.lr, settings.momentum)
+    if before_writing is not None:
+        before_writing(out)
     os.makedirs(out, exist_ok=True)
     state = {"epoch": 0, "losses": [], "accuracy": [], "seconds": 0.0}
     _check_validation_state(state)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from . import layers
 from .apl import DomainError, LengthError, RankError, _array, _fits
+from .files import atomic_write
 
 __all__ = [
     "UNet", "SGD", "output_size", "valid_input_sizes", "input_size_for",
@@ -184,22 +184,12 @@ def write_npz(path, arrays):
     """Write ``arrays`` to ``path`` as .npz atomically: a temporary file, then a rename.
 
     A crash part-way leaves the previous file (if any) untouched and no
-    half-written file under ``path``.
+    half-written file under ``path``; the file gets the umask's permissions,
+    as any other new file (see :func:`aplnet.files.atomic_write`).
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def read_npz(path):

@@ -7,8 +7,9 @@
   (a NaN weight, a broken settings record): a DomainError naming the file.
 * Image and mask files truncated or with flipped bytes: a DomainError
   naming the file, or, where the damage leaves a decodable image, an image.
-* A loss or gradient that turns NaN or infinite: training stops naming the
-  epoch and step, and the last good checkpoint is left exactly as it was.
+* A loss or gradient that turns NaN or infinite, or an update that
+  explodes: training stops naming the epoch and step, and the last good
+  checkpoint is left exactly as it was.
 * Non-finite training data and inputs: refused before the first step.
 """
 
@@ -345,8 +346,9 @@ def test_a_diverging_run_on_the_command_line_exits_1_keeping_its_checkpoint(tmp_
                    "--no-progress", "--out", str(tmp_path / "blown"))
     assert blown.returncode == 1
     assert "Traceback" not in blown.stderr
-    assert blown.stderr.strip().startswith("aplnet train: training stopped: epoch 1, step 2: "
-                                           "the loss is nan; no checkpoint was written")
+    # caught at the first update, a step before the loss turns NaN (issue 15)
+    assert re.match(r"aplnet train: training stopped: epoch 1, step 1: the update to \S+ has "
+                    r"RMS .*: the step exploded; no checkpoint was written", blown.stderr)
     assert (out / CHECKPOINT).read_bytes() == before
 
 

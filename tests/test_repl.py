@@ -2,7 +2,8 @@
 
 Each test starts the real program in a subprocess, feeds it lines, and
 reads what it printed: echoes on stdout, the banner and tracebacks on
-stderr, and exit status 0 at the end of the input.
+stderr, and the exit status at the end of the input (0, or 1 if a
+statement raised).
 """
 
 import subprocess
@@ -40,8 +41,8 @@ def session():
     ])
 
 
-def test_console_exits_zero_at_the_end_of_input(session):
-    assert session[0] == 0
+def test_console_exits_1_at_the_end_of_piped_input_that_raised(session):
+    assert session[0] == 1          # its 1/0; input without errors exits 0 (below)
 
 
 def test_console_shows_the_banner_with_things_to_try(session):
