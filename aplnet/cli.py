@@ -1,6 +1,7 @@
 """The command line: ``aplnet <command>`` and ``python -m aplnet``.
 
-Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``demo``.
+Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``demo``,
+``export``.
 Bad input (a missing file, a wrong size, a mismatched checkpoint, a step
 too big for memory…) prints one line, ``aplnet <command>: …``, and exits
 with status 2, as does running out of memory anyway; a run whose loss
@@ -56,7 +57,11 @@ def build_parser():
 
     predict = sub.add_parser("predict", help="segment images with a trained U-Net",
                              description="Segment images of any size by overlap-tile; write "
-                                         "NAME_mask.png and NAME_overlay.png for each.")
+                                         "NAME_mask.png and NAME_overlay.png for each. An "
+                                         "--out ending .zarr or .tif takes one image (a TIFF "
+                                         "read lazily) through Dask block by block, for "
+                                         "images larger than memory, and writes its labels "
+                                         "there (needs the 'dask' extra).")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or TIFF images")
     predict.add_argument("--model", required=True, metavar="RUN/model.npz",
                          help="a checkpoint written by 'aplnet train' (or UNet.save)")
@@ -64,6 +69,18 @@ def build_parser():
     predict.add_argument("--tile", type=int, help="input tile side (default: fit the image, "
                                                   "at most ~572)")
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace an existing .zarr/.tif output")
+    predict.add_argument("--scheduler", metavar="ADDRESS",
+                         help="a dask.distributed scheduler for the .zarr/.tif road "
+                              "(default: local threads)")
+
+    export = sub.add_parser("export", help="write a trained U-Net as an ONNX graph",
+                            description="Write a checkpoint as an ONNX model (needs the "
+                                        "'onnx' extra).")
+    export.add_argument("model", metavar="RUN/model.npz", help="a checkpoint")
+    export.add_argument("--onnx", required=True, metavar="FILE.onnx", help="the ONNX file")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     demo = sub.add_parser("demo", help="train on synthetic cells, report held-out IoU",
                           description="Train a small U-Net on synthetic cells, segment "
@@ -102,8 +119,37 @@ def _train(args):
 def _predict(args):
     from .tiling import predict_files
     from .unet import UNet
+    if args.out.lower().rstrip("/").endswith((".zarr", ".tif", ".tiff")):
+        return _predict_lazily(args)
     net = UNet.load(args.model)
     predict_files(net, args.images, args.out, args.tile, progress=_progress(args))
+    return 0
+
+
+def _predict_lazily(args):
+    if len(args.images) != 1:
+        raise ValueError(f"--out {args.out} takes one image; got {len(args.images)}")
+    try:
+        import dask.array, tifffile, zarr  # noqa: F401,E401  (the extra, before any work)
+    except ImportError as err:
+        raise ValueError(f"--out {args.out} needs the dask extra: pip install "
+                         f"'aplnet[dask]' ({err})") from None
+    from .lazy import predict_file
+    from .unet import UNet
+    net = UNet.load(args.model)
+    predict_file(net, args.images[0], args.out, args.tile, args.overwrite, args.scheduler,
+                 _progress(args))
+    return 0
+
+
+def _export(args):
+    from .onnx_export import export
+    from .unet import UNet
+    try:
+        import onnx  # noqa: F401  (the extra, before any work)
+    except ImportError as err:
+        raise ValueError(f"--onnx needs the onnx extra: pip install 'aplnet[onnx]' ({err})") from None
+    export(UNet.load(args.model), args.onnx, overwrite=args.overwrite)
     return 0
 
 
@@ -115,7 +161,7 @@ def _demo(args):
 
 def _run(args):
     from .train import TrainingDiverged
-    commands = {"train": _train, "predict": _predict, "demo": _demo}
+    commands = {"train": _train, "predict": _predict, "demo": _demo, "export": _export}
     try:
         return commands[args.command](args)
     except TrainingDiverged as err:
@@ -148,7 +194,7 @@ def main(argv=None):
     if args.command == "notes":
         from .chapters import main as notes_main
         return notes_main(args.chapter)
-    if args.command in ("train", "predict", "demo"):
+    if args.command in ("train", "predict", "demo", "export"):
         return _run(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
