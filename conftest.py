@@ -63,9 +63,10 @@ OPTIONAL = {"sklearn": ("scikit-learn", "test"), "torch": ("torch", "torch"),
             "dask": ("dask", "dask"), "distributed": ("distributed", "dask"),
             "zarr": ("zarr", "dask"), "tifffile": ("tifffile", "dask")}
 
-BRIDGES = {Path(__file__).resolve().parent / "aplnet" / name
-           for name in ("interop.py", "onnx_export.py", "lazy.py")}
-"""Modules whose doctests need an optional extra: skipped, like a chapter, without it."""
+BRIDGES = {Path(__file__).resolve().parent / name for name in
+           ("aplnet/interop.py", "aplnet/onnx_export.py", "aplnet/lazy.py", "README.md")}
+"""Doctests that need an optional extra (the README's last example needs torch):
+without it they skip, like a chapter, from the example that imports it."""
 
 
 class _SkipMissingExtra(importlib.abc.MetaPathFinder):
@@ -73,7 +74,9 @@ class _SkipMissingExtra(importlib.abc.MetaPathFinder):
         self.what = what
 
     def find_spec(self, name, path=None, target=None):
-        package, extra = OPTIONAL.get(name.partition(".")[0], (None, None))
+        # only a missing package itself: an installed one (torch, dask) asks for
+        # optional submodules of its own that it expects may be absent
+        package, extra = OPTIONAL.get(name, (None, None))
         if package is not None:
             pytest.skip(f"the rest of this {self.what} needs {package}, an optional "
                         f"extra: pip install -e .[{extra}]")
