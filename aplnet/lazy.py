@@ -9,8 +9,11 @@ made with ``dask.array.pad`` and the overlap taken with ``boundary='none'``),
 and each block of output computed from its tile by
 ``dask.array.map_overlap``. A block's overlap ("depth") is the margin on
 the left and the margin plus ``out − stride`` on the right, so that every
-block reads exactly the tile :func:`aplnet.tiling.predict` reads; blocks
-start on the pooling grid, so the results are equal to the last bit.
+block reads exactly the tile :func:`aplnet.tiling.predict` reads, and
+the results are equal to the last bit. (Each block is one tile through the
+network; ``tiling.predict`` passes ``batch`` tiles at once, other matrix
+shapes for BLAS, which for some nets and tiles differ from one tile at a
+time in the last bit: with ``batch=1`` the two are always equal.)
 
 Output goes to zarr (a directory) or to a TIFF, written under a temporary
 name and renamed when complete. The local threaded scheduler runs by
@@ -225,7 +228,7 @@ def predict(net, image, tile=None):
         _axis_chunks(axis, n, m) for axis, n in zip(grid, (h, w)))
     mirrored = da.pad(image.astype(net.dtype), pads + [(0, 0)], mode="reflect")
     mirrored = mirrored.rechunk((rows_in, cols_in, -1))
-    keep = [chunks for chunks in (rows_out, cols_out)]
+    keep = rows_out, cols_out
 
     def block(x, block_id=None):
         i, j = block_id[0], block_id[1]
