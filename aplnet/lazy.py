@@ -246,6 +246,16 @@ def segment(net, image, tile=None):
     """The most probable class of every pixel, lazily: a uint8 ``(H, W)`` dask array.
 
     Equal to :func:`aplnet.tiling.segment` on the same image.
+
+    >>> from aplnet.unet import UNet
+    >>> from aplnet import tiling
+    >>> net = UNet(depth=2, width=2, seed=1)
+    >>> image = np.random.default_rng(1).random((250, 120, 1), np.float32)
+    >>> labels = segment(net, image, tile=60)
+    >>> labels.shape, labels.dtype.name
+    ((250, 120), 'uint8')
+    >>> bool((labels.compute() == tiling.segment(net, image, tile=60, batch=1)).all())
+    True
     """
     return predict(net, image, tile).argmax(axis=-1).astype(np.uint8)
 
@@ -308,6 +318,20 @@ def write_labels(labels, out, overwrite=False, scheduler=None, progress=None):
     DomainError
         ``out`` exists (without ``overwrite``), has another suffix, or the
         scheduler cannot be reached.
+
+    Examples
+    --------
+    >>> import dask.array as da, zarr
+    >>> folder = tempfile.mkdtemp()
+    >>> out = os.path.join(folder, "labels.zarr")
+    >>> write_labels(da.eye(5, chunks=2, dtype=np.uint8), out, progress=False)
+    >>> zarr.open_array(out, mode="r")[...].trace(), os.listdir(folder)
+    (np.uint64(5), ['labels.zarr'])
+    >>> write_labels(da.eye(5, chunks=2, dtype=np.uint8), out)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    aplnet.apl.DomainError: .../labels.zarr: exists; refusing to overwrite it (give --overwrite)
+    >>> shutil.rmtree(folder)
     """
     out = os.fspath(out)
     if not out.lower().rstrip("/").endswith(OUTPUT_SUFFIXES):
