@@ -36,6 +36,7 @@ def test_a_3000_by_2000_image_through_dask_equals_tiling_exactly(tiny_net, big):
     assert np.array_equal(probs.compute(scheduler="threads"), expected)
 
 
+@pytest.mark.slow   # starts a scheduler and two worker processes: about 20 s
 def test_a_local_cluster_of_two_processes_gives_the_same(tiny_net, big, tmp_path):
     distributed = pytest.importorskip("distributed")
     image, expected = big
