@@ -10,8 +10,10 @@ when ``CI`` is set: derandomized, no database) and ``fuzz`` (2000 examples;
 
 The notes' chapters run as doctests, and for them two things hold.
 
-Optional extras skip cleanly. Chapter 03 trains its small CNN on
-scikit-learn's 8x8 digits, an optional extra (``pip install -e .[test]``),
+Optional extras skip cleanly. (So do the doctests of the bridges to
+PyTorch, ONNX and Dask, ``aplnet/interop.py``, ``onnx_export.py`` and
+``lazy.py``, which need the torch, onnx and dask extras.) Chapter 03
+trains its small CNN on scikit-learn's 8x8 digits, an optional extra (``pip install -e .[test]``),
 and imports it plainly, as a reader would. While a chapter runs, a
 last-resort import finder is installed: it is asked only when no real
 finder knows the module, so with scikit-learn installed nothing changes,
@@ -56,15 +58,28 @@ def rng():
     return np.random.default_rng(0)
 
 
-OPTIONAL = {"sklearn": "scikit-learn"}
+OPTIONAL = {"sklearn": ("scikit-learn", "test"), "torch": ("torch", "torch"),
+            "onnx": ("onnx", "onnx"), "onnxruntime": ("onnxruntime", "onnx"),
+            "dask": ("dask", "dask"), "distributed": ("distributed", "dask"),
+            "zarr": ("zarr", "dask"), "tifffile": ("tifffile", "dask")}
+
+BRIDGES = {Path(__file__).resolve().parent / name for name in
+           ("aplnet/interop.py", "aplnet/onnx_export.py", "aplnet/lazy.py", "README.md")}
+"""Doctests that need an optional extra (the README's last example needs torch):
+without it they skip, like a chapter, from the example that imports it."""
 
 
 class _SkipMissingExtra(importlib.abc.MetaPathFinder):
+    def __init__(self, what="chapter"):
+        self.what = what
+
     def find_spec(self, name, path=None, target=None):
-        package = OPTIONAL.get(name.partition(".")[0])
+        # only a missing package itself: an installed one (torch, dask) asks for
+        # optional submodules of its own that it expects may be absent
+        package, extra = OPTIONAL.get(name, (None, None))
         if package is not None:
-            pytest.skip(f"the rest of this chapter needs {package}, an optional "
-                        f"extra: pip install -e .[test]")
+            pytest.skip(f"the rest of this {self.what} needs {package}, an optional "
+                        f"extra: pip install -e .[{extra}]")
         return None
 
 
@@ -78,8 +93,20 @@ def _one_blas_thread():
 
 @pytest.fixture(autouse=True)
 def _chapter_stage(request):
-    """For a chapter of the notes: skip on a missing extra, one BLAS thread."""
-    if NOTES not in Path(str(request.node.path)).resolve().parents:
+    """For a chapter of the notes: skip on a missing extra, one BLAS thread.
+
+    The bridges' doctests skip on a missing extra too.
+    """
+    path = Path(str(request.node.path)).resolve()
+    if path in BRIDGES:
+        finder = _SkipMissingExtra("example")
+        sys.meta_path.append(finder)
+        try:
+            yield
+        finally:
+            sys.meta_path.remove(finder)
+        return
+    if NOTES not in path.parents:
         yield
         return
     finder = _SkipMissingExtra()

@@ -1,7 +1,7 @@
 """The command line: ``aplnet <command>`` and ``python -m aplnet``.
 
 Commands: ``repl`` (the default), ``notes``, ``train``, ``predict``, ``evaluate``,
-``demo``.
+``demo``, ``export``.
 Bad input (a missing file, a wrong size, a mismatched checkpoint, a step
 too big for memory, an ``--out`` that cannot be written…) prints one line,
 ``aplnet <command>: …``, and exits with status 2, as does running out of
@@ -84,7 +84,11 @@ def build_parser():
                                          "b/c0.png), the later ones in the order given get "
                                          "NAME-2, NAME-3, ...; each output is named in the "
                                          "log. Files are written under a temporary name and "
-                                         "renamed when complete.")
+                                         "renamed when complete. An --out ending .zarr or "
+                                         ".tif takes one image (a TIFF read lazily) through "
+                                         "Dask block by block, for images larger than "
+                                         "memory, and writes its labels there (needs the "
+                                         "'dask' extra).")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or TIFF images")
     predict.add_argument("--model", required=True, metavar="RUN/model.npz",
                          help="a checkpoint written by 'aplnet train' (or UNet.save)")
@@ -93,6 +97,18 @@ def build_parser():
                                                   "at most ~572; a larger one is cut to the "
                                                   "smallest tile covering the image)")
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace an existing .zarr/.tif output")
+    predict.add_argument("--scheduler", metavar="ADDRESS",
+                         help="a dask.distributed scheduler for the .zarr/.tif road "
+                              "(default: local threads)")
+
+    export = sub.add_parser("export", help="write a trained U-Net as an ONNX graph",
+                            description="Write a checkpoint as an ONNX model (needs the "
+                                        "'onnx' extra).")
+    export.add_argument("model", metavar="RUN/model.npz", help="a checkpoint")
+    export.add_argument("--onnx", required=True, metavar="FILE.onnx", help="the ONNX file")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     evaluate = sub.add_parser(
         "evaluate", help="score a trained U-Net, or predicted masks, against true masks",
@@ -168,6 +184,8 @@ def _predict(args):
     from .files import output_folder
     from .tiling import predict_files
     from .unet import UNet
+    if args.out.lower().rstrip("/").endswith((".zarr", ".tif", ".tiff")):
+        return _predict_lazily(args)
     with output_folder(args.out):
         net = UNet.load(args.model)
         predict_files(net, args.images, args.out, args.tile, progress=_progress(args))
@@ -194,6 +212,33 @@ def _evaluate(args):
     return 0
 
 
+def _predict_lazily(args):
+    if len(args.images) != 1:
+        raise ValueError(f"--out {args.out} takes one image; got {len(args.images)}")
+    try:
+        import dask.array, tifffile, zarr  # noqa: F401,E401  (the extra, before any work)
+    except ImportError as err:
+        raise ValueError(f"--out {args.out} needs the dask extra: pip install "
+                         f"'aplnet[dask]' ({err})") from None
+    from .lazy import predict_file
+    from .unet import UNet
+    net = UNet.load(args.model)
+    predict_file(net, args.images[0], args.out, args.tile, args.overwrite, args.scheduler,
+                 _progress(args))
+    return 0
+
+
+def _export(args):
+    from .onnx_export import export
+    from .unet import UNet
+    try:
+        import onnx  # noqa: F401  (the extra, before any work)
+    except ImportError as err:
+        raise ValueError(f"--onnx needs the onnx extra: pip install 'aplnet[onnx]' ({err})") from None
+    export(UNet.load(args.model), args.onnx, overwrite=args.overwrite)
+    return 0
+
+
 def _demo(args):
     from .demo import demo
     demo(args.out, quick=args.quick, seed=args.seed, progress=_progress(args))
@@ -210,7 +255,8 @@ MEMORY_ADVICE = {
 def _run(args):
     from .files import describe_os_error
     from .train import TrainingDiverged
-    commands = {"train": _train, "predict": _predict, "evaluate": _evaluate, "demo": _demo}
+    commands = {"train": _train, "predict": _predict, "evaluate": _evaluate, "demo": _demo,
+                "export": _export}
     try:
         return commands[args.command](args)
     except TrainingDiverged as err:
@@ -242,7 +288,7 @@ def main(argv=None):
     if args.command == "notes":
         from .chapters import main as notes_main
         return notes_main(args.chapter)
-    if args.command in ("train", "predict", "evaluate", "demo"):
+    if args.command in ("train", "predict", "evaluate", "demo", "export"):
         return _run(args)
     parser.error(f"unknown command {args.command!r}")
     return 2

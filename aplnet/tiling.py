@@ -29,7 +29,8 @@ from .files import save_image
 from .pictures import mask_image, overlay_image
 from .unet import check_input_size, input_size_for, output_size, valid_input_sizes
 
-__all__ = ["predict", "segment", "predict_files", "default_tile", "margin"]
+__all__ = ["predict", "segment", "predict_files", "default_tile", "margin", "tile_grid",
+           "AxisGrid"]
 
 LARGEST_DEFAULT_TILE = 572
 
@@ -88,6 +89,52 @@ def _layout(n, tile_in, depth):
     return out, stride, count, (count - 1) * stride + tile_in
 
 
+class AxisGrid(tuple):
+    """The tiles along one image axis: ``(tile, out, stride, count, padded)``.
+
+    ``tile`` is the input tile's side, ``out`` its output's, ``stride`` the
+    step between tiles (``out`` rounded down to the pooling grid), ``count``
+    the number of tiles and ``padded`` the length of the mirrored axis they
+    are cut from (the image, ``margin`` pixels of mirror before it and the
+    rest after it). Tile ``i`` reads ``[i·stride, i·stride + tile)`` of the
+    mirrored axis and gives output pixels ``[i·stride, i·stride + out)``.
+    """
+
+    __slots__ = ()
+    tile = property(lambda self: self[0])
+    out = property(lambda self: self[1])
+    stride = property(lambda self: self[2])
+    count = property(lambda self: self[3])
+    padded = property(lambda self: self[4])
+
+
+def tile_grid(net, image_hw, tile=None):
+    """The overlap-tile grid of an image: one :class:`AxisGrid` per axis (height, width).
+
+    :func:`predict` and the Dask road (:mod:`aplnet.lazy`) both cut their
+    tiles by it, which is why they agree to the last bit.
+
+    Parameters
+    ----------
+    net : UNet
+    image_hw : (int, int)
+        The image's height and width.
+    tile : int or (int, int), optional
+        As in :func:`predict`.
+
+    Examples
+    --------
+    >>> from aplnet.unet import UNet
+    >>> rows, cols = tile_grid(UNet(depth=3, width=4), (30, 1000))
+    >>> rows
+    (72, 32, 32, 1, 72)
+    >>> cols.tile, cols.out, cols.stride, cols.count, cols.padded
+    (572, 532, 532, 2, 1104)
+    """
+    tiles = _tile_sizes(net, tuple(image_hw), tile)
+    return tuple(AxisGrid((t,) + _layout(n, t, net.depth)) for n, t in zip(image_hw, tiles))
+
+
 def _check_image(net, image):
     if not isinstance(image, np.ndarray):
         raise TypeError(f"predict: image must be a numpy array (H, W, C); got {type(image).__name__}")
@@ -143,9 +190,9 @@ def predict(net, image, tile=None, batch=4, progress=None):
     """
     _check_image(net, image)
     h, w = image.shape[:2]
-    tiles = _tile_sizes(net, (h, w), tile)
-    (out_h, step_h, n_h, pad_h), (out_w, step_w, n_w, pad_w) = (
-        _layout(n, t, net.depth) for n, t in zip((h, w), tiles))
+    (tile_h, out_h, step_h, n_h, pad_h), (tile_w, out_w, step_w, n_w, pad_w) = tile_grid(
+        net, (h, w), tile)
+    tiles = tile_h, tile_w
     m = margin(net.depth)
     mirrored = np.pad(image.astype(net.dtype, copy=False),
                       ((m, pad_h - h - m), (m, pad_w - w - m), (0, 0)), mode="reflect")

@@ -643,6 +643,23 @@ class UNet:
             net.params[k] = np.array(stored[k])
         return net
 
+    @classmethod
+    def from_torch(cls, module_or_state_dict, **architecture):
+        """The U-Net holding a PyTorch module's or state_dict's weights.
+
+        Defers to :func:`aplnet.interop.from_torch` (torch is an optional
+        extra, imported only then); ``architecture`` (depth, width,
+        in_channels, classes, bias, dtype) is passed on.
+
+        Raises
+        ------
+        LengthError
+            A state_dict of another architecture, naming the first key that
+            does not match and its shapes.
+        """
+        from .interop import from_torch
+        return from_torch(module_or_state_dict, **architecture)
+
     def save(self, path):
         """Save to ``path`` (.npz), atomically: a crash never leaves a broken file."""
         write_npz(path, self.to_arrays())

@@ -98,59 +98,16 @@ def aplnet_setup(size, width, depth, dtype, batch, seed=0):
     return net, (x, labels, weights), step, lambda: net(x)
 
 
-def torch_model(net):
-    """A torch module computing ``net`` (an aplnet UNet), with a copy of its weights."""
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-
-    def conv_weight(w):                       # (kh, kw, C, K) → (K, C, kh, kw)
-        return nn.Parameter(torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))))
-
-    def upconv_weight(w):                     # (kh, kw, C, K) → (C, K, kh, kw)
-        return nn.Parameter(torch.from_numpy(np.ascontiguousarray(w.transpose(2, 3, 0, 1))))
-
-    class TorchUNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.depth = net.depth
-            self.w = nn.ParameterDict()
-            for name, kind, _ in net.layout():
-                make = upconv_weight if kind == "upconv" else conv_weight
-                self.w[name.replace(".", "_")] = make(net.params[name + ".w"])
-
-        def double_conv(self, name, h):
-            for i in (0, 1):
-                h = F.relu(F.conv2d(h, self.w[f"{name}_conv{i}"]), inplace=True)
-            return h
-
-        def forward(self, x):
-            skips = []
-            for level in range(self.depth - 1):
-                x = self.double_conv(f"down{level}", x)
-                skips.append(x)
-                x = F.max_pool2d(x, 2)
-            x = self.double_conv("bottom", x)
-            for level in reversed(range(self.depth - 1)):
-                u = F.conv_transpose2d(x, self.w[f"up{level}_upconv"], stride=2)
-                skip = skips.pop()
-                top = (skip.shape[-2] - u.shape[-2]) // 2
-                left = (skip.shape[-1] - u.shape[-1]) // 2
-                skip = skip[..., top:top + u.shape[-2], left:left + u.shape[-1]]
-                x = self.double_conv(f"up{level}", torch.cat([skip, u], dim=1))
-            return F.conv2d(x, self.w["out_conv"])
-
-    return TorchUNet()
-
-
 def torch_setup(size, width, depth, dtype, batch, threads, seed=0):
     import torch
     from torch.nn import functional as F
 
+    from aplnet.interop import to_torch
+
     if threads:
         torch.set_num_threads(threads)
     net, (x, labels, weights), _, _ = aplnet_setup(size, width, depth, dtype, batch, seed)
-    model = torch_model(net)
+    model = to_torch(net)
     del net
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     yt = torch.from_numpy(labels)
