@@ -171,14 +171,16 @@ def segment(net, image, tile=None, batch=4, progress=None):
 def predict_files(net, paths, out, tile=None, log=print, progress=None):
     """Segment image files: write ``<name>_mask.png`` and ``<name>_overlay.png`` to ``out``.
 
-    Each page of a multi-page TIFF is written as ``<name>_p<k>_…``. Masks
+    Each page is normalised as the network's training did
+    (``net.normalization``, see :mod:`aplnet.intensity`) before it is
+    segmented. Each page of a multi-page TIFF is written as ``<name>_p<k>_…``. Masks
     are 0/255 for two classes and palette PNGs (index = class) otherwise, so
     :func:`aplnet.data.read_mask` reads them back as the classes.
 
     Raises
     ------
     DomainError
-        An unreadable image file (named).
+        An unreadable image file, or one that cannot be normalised (named).
     LengthError
         An image whose channel count differs from the network's (named).
 
@@ -194,6 +196,7 @@ def predict_files(net, paths, out, tile=None, log=print, progress=None):
             if image.shape[-1] != net.in_channels:
                 raise LengthError(f"{path}: the image has {image.shape[-1]} channel(s) but the "
                                   f"network was trained on {net.in_channels}")
+        images = [net.normalization(image, path) for image in images]
         stem = os.path.splitext(os.path.basename(path))[0]
         names = [stem] if len(images) == 1 else [f"{stem}_p{k}" for k in range(len(images))]
         pages += zip(names, images, [path] * len(images))

@@ -28,7 +28,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .apl import DomainError, LengthError
-from .data import augment, load_folder, synthetic_cells, weight_map
+from .data import augment, load_folder, prepare_samples, synthetic_cells, weight_map
+from .intensity import METHODS, Normalization
+from .masks import CLASS_ADVICE_LIMIT, MODES
 from .memory import check_training_fits
 from .pictures import loss_curve
 from .tiling import margin
@@ -55,6 +57,10 @@ class Settings:
     (ignored for a directory). ``w0`` and ``sigma`` shape the weight map
     (``w0 = 0`` keeps only the class balance); ``elastic`` is the standard
     deviation, in pixels, of the elastic deformation (0 turns it off).
+    ``normalize`` scales the images (:mod:`aplnet.intensity`: ``percentile``,
+    ``range`` or ``none``), the same way again at prediction; ``masks`` says
+    how to read the labels (:mod:`aplnet.masks`: ``auto``, ``classes`` or
+    ``instances``).
     """
 
     data: str = "synthetic"
@@ -71,6 +77,8 @@ class Settings:
     w0: float = 10.0
     sigma: float = 5.0
     elastic: float = 4.0
+    normalize: str = "percentile"
+    masks: str = "auto"
 
     def check(self):
         """Self, after checking each field; DomainError names the first bad one."""
@@ -89,6 +97,12 @@ class Settings:
         if self.w0 < 0 or self.sigma <= 0 or self.elastic < 0:
             raise DomainError(f"train: need w0 >= 0, sigma > 0, elastic >= 0; got "
                               f"w0={self.w0}, sigma={self.sigma}, elastic={self.elastic}")
+        if self.normalize not in METHODS:
+            raise DomainError(f"train: --normalize must be one of {', '.join(METHODS)}; "
+                              f"got {self.normalize!r}")
+        if self.masks not in MODES:
+            raise DomainError(f"train: --masks must be one of {', '.join(MODES)}; "
+                              f"got {self.masks!r}")
         check_input_size(self.size, self.depth, "train: --size")
         return self
 
@@ -113,6 +127,12 @@ def load_data(settings):
                       f"stacks train-volume.tif and train-labels.tif")
 
 
+def _prepare(samples, settings):
+    """Normalised images, target masks, instances and log notes, as the settings say."""
+    return prepare_samples(samples, Normalization(settings.normalize), settings.classes,
+                           settings.masks)
+
+
 def check_samples(samples, in_channels, classes):
     """Every image finite with ``in_channels`` channels, every mask labels below ``classes``."""
     for image, mask, name in zip(*samples):
@@ -124,9 +144,10 @@ def check_samples(samples, in_channels, classes):
                               f"{int(np.sum(~np.isfinite(image)))} NaN or Inf values")
         top = int(mask.max(initial=0))
         if top >= classes:
+            advice = (f"; train with --classes {top + 1}" if top < CLASS_ADVICE_LIMIT else
+                      "; see aplnet.masks.mask_targets for instance masks")
             raise DomainError(f"{name}: its mask has label {top} but the network has "
-                              f"classes={classes} (labels 0…{classes - 1}); train with "
-                              f"--classes {top + 1}")
+                              f"classes={classes} (labels 0…{classes - 1}){advice}")
 
 
 class TileSampler:
@@ -142,19 +163,24 @@ class TileSampler:
         Weight-map parameters (see :func:`aplnet.data.weight_map`).
     elastic : float
         Elastic deformation's standard deviation in pixels (0: none).
+    instances : list, optional
+        Per image, instance labels for the weight map, or None (see
+        :func:`aplnet.data.prepare_samples`).
     """
 
-    def __init__(self, samples, size, depth, w0=10.0, sigma=5.0, elastic=4.0):
+    def __init__(self, samples, size, depth, w0=10.0, sigma=5.0, elastic=4.0, instances=None):
         self.size, self.out = size, output_size(size, depth)
         self.elastic = elastic
         m = margin(depth)
         self.images, self.masks, self.weights, self.spans = [], [], [], []
-        for image, mask in zip(samples.images, samples.masks):
+        instances = [None] * len(samples.images) if instances is None else instances
+        for image, mask, objects in zip(samples.images, samples.masks, instances):
             h, w = mask.shape
             pads = ((m, m + max(0, self.out - h)), (m, m + max(0, self.out - w)))
             self.images.append(np.pad(image, pads + ((0, 0),), mode="reflect"))
             self.masks.append(np.pad(mask, pads, mode="reflect"))
-            self.weights.append(np.pad(weight_map(mask, w0, sigma), pads, mode="reflect"))
+            self.weights.append(np.pad(weight_map(mask, w0, sigma, objects), pads,
+                                       mode="reflect"))
             self.spans.append((max(0, h - self.out), max(0, w - self.out)))
 
     def __len__(self):
@@ -202,7 +228,10 @@ def load_checkpoint(path):
     if "train/settings" not in arrays or "train/state" not in arrays:
         raise DomainError(f"{path}: holds a network but no training state; cannot resume from it")
     try:
-        settings = Settings(**json.loads(str(arrays["train/settings"]))).check()
+        stored = json.loads(str(arrays["train/settings"]))
+        if isinstance(stored, dict):   # runs from before normalisation was a setting
+            stored.setdefault("normalize", "range")
+        settings = Settings(**stored).check()
         state = json.loads(str(arrays["train/state"]))
         _check_state(state)
     except (ValueError, TypeError) as err:
@@ -330,13 +359,17 @@ def train(settings, out, log=print, progress=None, samples=None):
     samples = load_data(settings) if samples is None else samples
     if len(samples.images) == 0:
         raise DomainError("train: no training images")
+    samples, instances, notes = _prepare(samples, settings)
     in_channels = samples.images[0].shape[-1]
     check_samples(samples, in_channels, settings.classes)
     net = UNet(settings.depth, settings.width, in_channels, settings.classes, seed=settings.seed)
+    net.normalization = Normalization(settings.normalize)
     opt = SGD(net.params, settings.lr, settings.momentum)
     sampler = TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
-                          settings.elastic)
+                          settings.elastic, instances)
     os.makedirs(out, exist_ok=True)
+    for note in notes:
+        log(note)
     state = {"epoch": 0, "losses": [], "accuracy": [], "seconds": 0.0}
     log(f"training {net!r}: {net.n_params:,} parameters, {len(sampler)} images, "
         f"tiles {settings.size} -> {sampler.out}, {settings.epochs} epochs of "
@@ -370,10 +403,10 @@ def resume(out, changes=None, log=print, progress=None):
         settings = dataclasses.replace(settings, epochs=changes["epochs"])
     settings.check()
     check_training_fits(net, settings.size, settings.batch)
-    samples = load_data(settings)
+    samples, instances, notes = _prepare(load_data(settings), settings)
     check_samples(samples, net.in_channels, net.classes)
     sampler = TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
-                          settings.elastic)
+                          settings.elastic, instances)
     if state["epoch"] >= settings.epochs:
         log(f"{out}: already trained for {state['epoch']} of {settings.epochs} epochs; "
             f"pass a larger --epochs to continue")

@@ -102,7 +102,7 @@ def test_load_folder_pairs_files_by_name(tmp_path):
     images, masks, names = load_folder(tmp_path / "images", tmp_path / "masks")
     assert [n.rsplit("/", 1)[-1] for n in names] == ["cell0.png", "cell1.png"]
     for (image, mask), got_image, got_mask in zip(arrays, images, masks):
-        np.testing.assert_allclose(got_image[..., 0], image / 255, rtol=1e-6)
+        np.testing.assert_array_equal(got_image[..., 0], image)   # as stored
         np.testing.assert_array_equal(got_mask, mask // 255)
 
 
@@ -120,7 +120,7 @@ def test_load_folder_reads_multipage_tiff_stacks(tmp_path):
                                        _write_stack(tmp_path / "train-labels.tif", labels))
     assert len(images) == 3 and names[2].endswith("train-volume.tif[page 2]")
     np.testing.assert_array_equal(masks[1], labels[1] // 255)
-    np.testing.assert_allclose(images[2][..., 0], volume[2] / 255, rtol=1e-6)
+    np.testing.assert_array_equal(images[2][..., 0], volume[2])
 
 
 def test_read_image_keeps_colour_channels(tmp_path):
@@ -129,10 +129,11 @@ def test_read_image_keeps_colour_channels(tmp_path):
     assert image.shape == (5, 7, 3)
 
 
-def test_read_image_scales_16_bit_by_65535(tmp_path):
+def test_read_image_gives_16_bit_png_as_stored(tmp_path):
     a = np.array([[0, 65535], [1000, 30000]], np.uint16)
     image, = read_image(_save(tmp_path / "d.png", a))
-    np.testing.assert_allclose(image[..., 0], a / 65535, rtol=1e-6)
+    assert image.dtype == np.uint16
+    np.testing.assert_array_equal(image[..., 0], a)
 
 
 def test_read_mask_gives_palette_indices(tmp_path):
