@@ -253,16 +253,19 @@ def _tiff_pages(path):
     return pages
 
 
-def _pillow_pages(path):
-    """The pages of an image file read by Pillow, each ``(H, W, C)`` as stored."""
+def _pillow_pages(path, palette_indices):
+    """The pages of an image file read by Pillow, each ``(H, W, C)`` as stored.
+
+    A palette page gives its indices if ``palette_indices`` (masks), else its colours.
+    """
     pages = []
     with Image.open(path) as im:
         for page in ImageSequence.Iterator(im):
             if page.mode in ("1", "LA", "La"):
                 page = page.convert("L")
-            elif page.mode == "PA":
-                page = page.convert("P")
-            elif page.mode not in ("L", "P", "I", "F", "RGB") and not page.mode.startswith("I;16"):
+            elif page.mode in ("P", "PA"):
+                page = page.convert("P" if palette_indices else "RGB")
+            elif page.mode not in ("L", "I", "F", "RGB") and not page.mode.startswith("I;16"):
                 page = page.convert("RGB")  # alpha, CMYK, …
             a = np.array(page)
             if page.mode.startswith("I;16"):
@@ -273,7 +276,7 @@ def _pillow_pages(path):
     return pages
 
 
-def _read(path):
+def _read(path, palette_indices=False):
     """Every page of an image file, ``(H, W, C)`` with the values and type as stored.
 
     TIFF goes through tifffile (16-bit, float, multi-page, BigTIFF), and
@@ -292,11 +295,11 @@ def _read(path):
                 pages = _tiff_pages(path)
             except Exception as tiff_error:   # e.g. LZW without imagecodecs
                 try:
-                    pages = _pillow_pages(path)
+                    pages = _pillow_pages(path, palette_indices)
                 except Exception:
                     raise tiff_error from None
         else:
-            pages = _pillow_pages(path)
+            pages = _pillow_pages(path, palette_indices)
     except Exception as err:  # a damaged file makes either reader raise almost anything
         raise DomainError(f"cannot read {path} as an image ({type(err).__name__}: "
                           f"{err})") from None
@@ -369,7 +372,7 @@ def read_mask(path):
     """
     path = os.fspath(path)
     masks = []
-    for a in _read(path):
+    for a in _read(path, palette_indices=True):
         if a.shape[-1] > 1 and not np.all(a == a[..., :1]):
             raise DomainError(f"{path}: a mask must be single-channel labels; got "
                               f"{a.shape[-1]} colour channels that differ")

@@ -447,3 +447,13 @@ def test_a_float_tiff_of_nan_is_named(tmp_path):
     tifffile.imwrite(tmp_path / "n.tif", np.full((3, 3), np.nan, np.float32))
     with pytest.raises(DomainError, match=r"n\.tif: the image holds NaN or Inf values"):
         read_image(tmp_path / "n.tif")
+
+
+def test_a_palette_png_image_gives_its_colours_and_a_palette_mask_its_indices(tmp_path):
+    indices = np.array([[0, 1], [1, 2]], np.uint8)
+    im = Image.fromarray(indices, mode="P")
+    im.putpalette([0, 0, 0, 200, 10, 20, 5, 250, 9] + [0] * 759)
+    im.save(tmp_path / "p.png")
+    image, = read_image(tmp_path / "p.png")
+    assert image.shape == (2, 2, 3) and tuple(image[1, 1]) == (5, 250, 9)
+    np.testing.assert_array_equal(read_mask(tmp_path / "p.png")[0], indices)
