@@ -32,6 +32,7 @@ TRAIN_OPTIONS = [
 
 
 def build_parser():
+    from .intensity import METHODS
     from .train import Settings
     defaults = Settings()
     parser = argparse.ArgumentParser(
@@ -49,7 +50,7 @@ def build_parser():
     for name, kind, text in TRAIN_OPTIONS:
         train.add_argument(f"--{name}", type=kind, default=None,
                            help=f"{text} (default {getattr(defaults, name)})")
-    train.add_argument("--normalize", choices=("percentile", "range", "none"), default=None,
+    train.add_argument("--normalize", choices=METHODS, default=None,
                        help="image intensities: per-image percentiles 1 -> 0 and 99.8 -> 1, "
                             "the type's range (floats: min..max), or as stored; predict "
                             "applies the same (default percentile)")

@@ -169,3 +169,31 @@ def test_an_unknown_normalisation_is_an_argument_error(capsys):
 def test_a_bad_normalisation_setting_is_named():
     with pytest.raises(DomainError, match="--normalize must be one of percentile, range, none"):
         dataclasses.replace(TINY, normalize="zscore").check()
+
+
+def test_a_float_tiff_of_values_up_to_1020_reaches_the_network_in_0_1(tmp_path, capsys):
+    """Issue 15.6: such a file used to train as stored, with a loss of 219."""
+    data = _nuclei_folder(str(tmp_path / "data"))
+    for name in ("n0.tif", "n1.tif"):
+        path = os.path.join(data, "images", name)
+        tifffile.imwrite(path, tifffile.imread(path).astype(np.float32) / 4000 * 1020)
+    samples, _, _ = prepare_samples(load_folder(os.path.join(data, "images"),
+                                                os.path.join(data, "masks")))
+    assert all(image.min() == 0 and image.max() == 1 for image in samples.images)
+    assert main(["train", "--data", data, "--size", "52", "--width", "2", "--epochs", "1",
+                 "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    loss = float(capsys.readouterr().out.split("epoch 1/1  loss ")[1].split()[0])
+    assert loss < 5
+
+
+@pytest.mark.parametrize("top", [128, 65535])
+def test_a_binary_mask_of_0_and_top_trains_and_says_what_was_assumed(tmp_path, capsys, top):
+    """Issue 15.7: a 0/128 mask used to get 'train with --classes 129'."""
+    data = _nuclei_folder(str(tmp_path / "data"))
+    for name in ("n0.tif", "n1.tif"):
+        path = os.path.join(data, "masks", name)
+        tifffile.imwrite(path, (tifffile.imread(path) > 0).astype(np.uint16) * top)
+    assert main(["train", "--data", data, "--size", "52", "--width", "2", "--epochs", "1",
+                 "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert f"masks: 2 binary (0/{top} read as 0/1)" in out and "--classes" not in out
