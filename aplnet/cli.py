@@ -47,6 +47,7 @@ TRAIN_OPTIONS = [
 
 
 def build_parser():
+    from .intensity import METHODS
     from .train import Settings
     defaults = Settings()
     parser = argparse.ArgumentParser(
@@ -68,6 +69,14 @@ def build_parser():
     for name, kind, text in TRAIN_OPTIONS:
         train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
                            help=f"{text} (default {str(getattr(defaults, name)) or 'none'})")
+    train.add_argument("--normalize", choices=METHODS, default=None,
+                       help="image intensities: per-image percentiles 1 -> 0 and 99.8 -> 1, "
+                            "the type's range (floats: min..max), or as stored; predict "
+                            "applies the same (default percentile)")
+    train.add_argument("--masks", choices=("classes", "instances"), default=None,
+                       help="read mask labels as class indices, or as one label per object "
+                            "(foreground where label > 0); default: with --classes 2, "
+                            "two-valued masks are binary and others instances")
     train.add_argument("--out", metavar="RUN", help="run directory (default 'run')")
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint (only --epochs may change)")
@@ -144,8 +153,8 @@ def _progress(args):
 def _train(args):
     from .runs import clear_run, refuse_existing_run, remove_stale_temporaries, run_lock
     from .train import CHECKPOINT, Settings, resume, train
-    given = {name: getattr(args, name) for name, _, _ in TRAIN_OPTIONS
-             if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in [n for n, _, _ in TRAIN_OPTIONS]
+             + ["normalize", "masks"] if getattr(args, name) is not None}
     if args.resume:
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError(f"--out {args.out} and --resume {args.resume} differ; a resumed "

@@ -1,7 +1,10 @@
 """Data for the U-Net: synthetic cells, image/mask files, weight maps, augmentation.
 
-Images are channels-last ``float32`` arrays ``(H, W, C)`` scaled to [0, 1];
-masks are integer arrays ``(H, W)`` of class indices (0 is background).
+Images are channels-last arrays ``(H, W, C)``: synthetic ones float32 in
+[0, 1], those read from files with their values and type as stored (the
+network's input is made by :mod:`aplnet.intensity`). Masks are integer
+arrays ``(H, W)`` of labels, 0 for background (read as stored; what the
+labels mean, classes or instances, is decided by :mod:`aplnet.masks`).
 A data set is a :class:`Samples` triple of images, masks and names, the
 names saying where each pair came from so that every error can point at
 the file.
@@ -9,6 +12,7 @@ the file.
 ===================  ========================================================
 ``synthetic_cells``  touching, textured, noisy cells with their true masks
 ``load_folder``      PNG/TIFF image–mask pairs, or multi-page TIFF stacks
+                     (TIFF by tifffile, the rest by Pillow)
 ``weight_map``       the paper's class balance plus border-separation weights
 ``augment``          flips, 90° rotations and the paper's elastic deformation
 ===================  ========================================================
@@ -21,12 +25,16 @@ import os
 from typing import NamedTuple
 
 import numpy as np
+import tifffile
 from PIL import Image, ImageSequence
+from scipy import ndimage
 
 from .apl import DomainError, LengthError, RankError, _array, _fits
+from .intensity import Normalization
+from .masks import describe_kinds, mask_targets
 
 __all__ = [
-    "Samples", "synthetic_cells", "load_folder", "read_image",
+    "Samples", "synthetic_cells", "load_folder", "read_image", "prepare_samples",
     "read_mask", "label_components", "weight_map", "dihedral",
     "elastic_field", "warp", "augment", "IMAGE_SUFFIXES",
 ]
@@ -87,9 +95,7 @@ def _smooth_noise(rng, shape, scale):
 def _blur(a):
     """Separable [1 2 1]/4 blur of the two leading axes, edges repeated."""
     for axis in (0, 1):
-        p = np.pad(a, [(1, 1) if i == axis else (0, 0) for i in range(a.ndim)], mode="edge")
-        lo, mid, hi = (np.take(p, np.arange(s, s + a.shape[axis]), axis=axis) for s in range(3))
-        a = (lo + 2 * mid + hi) / 4
+        a = ndimage.correlate1d(a, [0.25, 0.5, 0.25], axis=axis, mode="nearest")
     return a
 
 
@@ -226,97 +232,172 @@ def synthetic_cells(n, size=128, seed=0):
 # ------------------------------------------------------------------ files
 
 
-def _read(path, convert):
-    """Every page of an image file (one for PNG, a stack for TIFF), each through ``convert``.
+def _tiff_pages(path):
+    """The pages of a TIFF file read by tifffile, each ``(H, W, C)`` as stored.
+
+    Every series is read; its ``S`` (samples) or else ``C`` (channel) axis
+    becomes the last axis, and all axes other than ``Y`` and ``X`` (pages,
+    z, time…) are taken apart into pages.
+    """
+    pages = []
+    with tifffile.TiffFile(path) as tif:
+        for series in tif.series:
+            a, axes = series.asarray(), series.axes
+            channel = "S" if "S" in axes else "C" if "C" in axes else None
+            order = [axes.index(k) for k in axes if k not in ("Y", "X", channel)]
+            order += [axes.index("Y"), axes.index("X")]
+            a = np.transpose(a, order + ([axes.index(channel)] if channel else []))
+            if not channel:
+                a = a[..., None]
+            pages += list(a.reshape((-1,) + a.shape[-3:]))
+    return pages
+
+
+def _pillow_pages(path, palette_indices):
+    """The pages of an image file read by Pillow, each ``(H, W, C)`` as stored.
+
+    A palette page gives its indices if ``palette_indices`` (masks), else its colours.
+    """
+    pages = []
+    with Image.open(path) as im:
+        for page in ImageSequence.Iterator(im):
+            if page.mode in ("1", "LA", "La"):
+                page = page.convert("L")
+            elif page.mode in ("P", "PA"):
+                page = page.convert("P" if palette_indices else "RGB")
+            elif page.mode not in ("L", "I", "F", "RGB") and not page.mode.startswith("I;16"):
+                page = page.convert("RGB")  # alpha, CMYK, …
+            a = np.array(page)
+            if page.mode.startswith("I;16"):
+                a = a.astype(np.uint16)           # big-endian words to native
+            elif page.mode == "I" and a.size and a.min() >= 0 and a.max() <= 65535:
+                a = a.astype(np.uint16)           # how older Pillows give 16-bit PNGs
+            pages.append(a if a.ndim == 3 else a[..., None])
+    return pages
+
+
+def _read(path, palette_indices=False):
+    """Every page of an image file, ``(H, W, C)`` with the values and type as stored.
+
+    TIFF goes through tifffile (16-bit, float, multi-page, BigTIFF), and
+    through Pillow when tifffile cannot decode it (a compression that needs
+    the imagecodecs package); other formats through Pillow.
 
     Raises
     ------
     DomainError
         The file cannot be opened or decoded as an image; the message names it.
     """
+    path = os.fspath(path)
     try:
-        with Image.open(path) as im:
-            return [convert(page, path) for page in ImageSequence.Iterator(im)]
-    except DomainError:
-        raise
-    except Exception as err:  # a damaged file makes PIL raise almost anything
+        if path.lower().endswith((".tif", ".tiff")):
+            try:
+                pages = _tiff_pages(path)
+            except Exception as tiff_error:   # e.g. LZW without imagecodecs
+                try:
+                    pages = _pillow_pages(path, palette_indices)
+                except Exception:
+                    raise tiff_error from None
+        else:
+            pages = _pillow_pages(path, palette_indices)
+    except Exception as err:  # a damaged file makes either reader raise almost anything
         raise DomainError(f"cannot read {path} as an image ({type(err).__name__}: "
                           f"{err})") from None
-
-
-def _image_page(page, path):
-    """A page as float32 ``(H, W, C)`` in [0, 1]."""
-    if page.mode in ("1", "LA", "La"):
-        page = page.convert("L")
-    elif page.mode not in ("L", "I", "F", "RGB") and not page.mode.startswith("I;16"):
-        page = page.convert("RGB")  # palette, alpha, CMYK, …
-    a = np.array(page)
-    if np.issubdtype(a.dtype, np.integer):
-        top = 65535 if page.mode.startswith("I;16") or a.max(initial=0) > 255 else 255
-        a = a / top
-    a = a.astype(np.float32)
-    if not np.all(np.isfinite(a)):
-        raise DomainError(f"{path}: the image holds NaN or Inf values")
-    return a if a.ndim == 3 else a[..., None]
+    if not pages:
+        raise DomainError(f"cannot read {path} as an image (it holds no pages)")
+    for a in pages:
+        if a.dtype.kind not in "biuf" or min(a.shape[:2]) < 1:
+            raise DomainError(f"cannot read {path} as an image (a page of dtype {a.dtype} "
+                              f"and shape {a.shape})")
+    return pages
 
 
 def read_image(path):
-    """The pages of an image file as float32 ``(H, W, C)`` arrays in [0, 1].
+    """The pages of an image file as ``(H, W, C)`` arrays, values as stored.
 
-    8-bit pages are divided by 255, 16-bit ones by 65535; float pages are
-    kept. Alpha is dropped; palette and other colour modes become RGB.
+    Nothing is scaled: uint8, uint16, float32… come back as they are in the
+    file, for :func:`aplnet.intensity.normalize` to bring to the network's
+    range. A bilevel image gives 0/255 (uint8); alpha is dropped; palette
+    images give their colours, other colour modes RGB. A multi-page TIFF
+    gives a list of pages (z, time and page axes all taken apart).
 
     Raises
     ------
     DomainError
-        An unreadable file, or float values that are NaN or infinite.
+        An unreadable file, or float values that are NaN or infinite; the
+        message names the file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "twelve_bit.tif")
+    >>> tifffile.imwrite(path, np.array([[0, 4095]], np.uint16))
+    >>> page, = read_image(path)
+    >>> page.dtype, page.shape, int(page.max())
+    (dtype('uint16'), (1, 2, 1), 4095)
     """
-    return _read(path, _image_page)
-
-
-def _mask_page(page, path):
-    """A page as an integer ``(H, W)`` array of labels."""
-    if page.mode == "1":
-        return np.array(page.convert("L")) // 255
-    if page.mode in ("PA", "LA", "La"):
-        page = page.convert(page.mode[0].upper())
-    elif page.mode not in ("P", "L", "I", "F") and not page.mode.startswith("I;16"):
-        page = page.convert("RGB")
-    a = np.array(page)
-    if a.ndim == 3:
-        if not np.all(a == a[..., :1]):
-            raise DomainError(f"{path}: a mask must be single-channel class indices; "
-                              f"got {a.shape[-1]} colour channels that differ")
-        a = a[..., 0]
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
-            raise DomainError(f"{path}: a mask must hold integer labels; got non-integer values")
-        a = a.astype(np.int64)
-    return a
+    path = os.fspath(path)
+    # a bilevel TIFF comes from tifffile as booleans, from Pillow as 0/255
+    pages = [p.astype(np.uint8) * np.uint8(255) if p.dtype == bool else p for p in _read(path)]
+    for page in pages:
+        if page.dtype.kind == "f" and not np.isfinite(page).all():
+            raise DomainError(f"{path}: the image holds NaN or Inf values")
+    return pages
 
 
 def read_mask(path):
-    """The pages of a mask file as integer ``(H, W)`` class-index arrays.
+    """The pages of a mask file as integer ``(H, W)`` label arrays, as stored.
 
-    A mask whose values are exactly {0, 255} (or one of them) is binary, as
-    in the ISBI challenge's labels and in the masks ``aplnet predict`` writes:
-    255 becomes 1. Palette PNGs give their indices. Any other mask is taken as
-    class indices as stored.
+    Labels are read, not interpreted (:func:`aplnet.masks.mask_targets`
+    decides what they mean), with one exception kept from the ISBI
+    challenge's labels and the masks ``aplnet predict`` writes: a mask
+    whose values are exactly {0, 255} (or one of them) gives 0 and 1.
+    Palette PNGs give their indices; a grey RGB mask its grey.
 
     Raises
     ------
     DomainError
-        A colour (RGB) mask whose channels differ, or a float mask holding
-        non-integers; the message names the file.
+        A colour mask whose channels differ, a float mask holding values
+        that are not whole numbers, or negative labels; the message names
+        the file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "nuclei.tif")
+    >>> tifffile.imwrite(path, np.array([[0, 7, 7], [0, 0, 300]], np.uint16))
+    >>> print(read_mask(path)[0])
+    [[  0   7   7]
+     [  0   0 300]]
     """
+    path = os.fspath(path)
     masks = []
-    for a in _read(path, _mask_page):
-        values = np.unique(a)
-        if values.max(initial=0) == 255 and np.isin(values, (0, 255)).all():
+    for a in _read(path, palette_indices=True):
+        if a.shape[-1] > 1 and not np.all(a == a[..., :1]):
+            raise DomainError(f"{path}: a mask must be single-channel labels; got "
+                              f"{a.shape[-1]} colour channels that differ")
+        a = a[..., 0]
+        if a.dtype == bool:
+            a = a.astype(np.uint8)
+        if a.dtype.kind == "f":
+            whole = np.isfinite(a) & (a == np.round(a))
+            if not whole.all():
+                bad = a[~whole].flat[0]
+                raise DomainError(f"{path}: a mask must hold whole-number labels; got "
+                                  f"{np.count_nonzero(~whole)} pixel(s) like {bad:g}")
+            if a.size and (a.max() >= 2**31 or a.min() < -2**31):
+                raise DomainError(f"{path}: its labels reach {a.max():g}, beyond 32-bit labels")
+            a = a.astype(np.int64)
+        if a.size and a.min() < 0:
+            raise DomainError(f"{path}: a mask must hold non-negative labels; got {a.min()} "
+                              f"at {np.count_nonzero(a < 0)} pixel(s)")
+        top = int(a.max(initial=0))
+        if top == 255 and np.isin(a, (0, 255)).all():
             a = a // 255
-        if a.min(initial=0) < 0:
-            raise DomainError(f"{path}: a mask must hold non-negative labels; got {a.min()}")
-        masks.append(a.astype(np.uint8 if a.max(initial=0) < 256 else np.int32))
+            top = int(a.max(initial=0))
+        if top > np.iinfo(np.int32).max:
+            raise DomainError(f"{path}: its labels reach {top}, beyond 32-bit labels")
+        masks.append(a.astype(np.uint8 if top < 256 else np.int32))
     return masks
 
 
@@ -358,9 +439,11 @@ def load_folder(images_dir, masks_dir):
     Returns
     -------
     Samples
-        ``images``: float32 ``(H, W, C)`` in [0, 1] (see :func:`read_image`);
-        ``masks``: integer ``(H, W)`` (see :func:`read_mask`); ``names``: the
-        image file, with ``[page k]`` for stacks.
+        ``images``: ``(H, W, C)`` with the values and type as stored (see
+        :func:`read_image`; :func:`aplnet.intensity.normalize` scales them);
+        ``masks``: integer ``(H, W)`` labels as stored (see :func:`read_mask`;
+        :func:`aplnet.masks.mask_targets` says what they mean); ``names``:
+        the image file, with ``[page k]`` for stacks.
 
     Raises
     ------
@@ -400,7 +483,65 @@ def load_folder(images_dir, masks_dir):
     return samples
 
 
+def prepare_samples(samples, normalization=None, classes=2, masks="auto"):
+    """Samples as stored made ready for training: normalised images, target masks.
+
+    Parameters
+    ----------
+    samples : Samples
+        Images and mask labels as read (or made).
+    normalization : Normalization, optional
+        How to scale the images (:mod:`aplnet.intensity`; default percentile).
+    classes : int
+    masks : {"auto", "classes", "instances"}
+        How to read the labels (:func:`aplnet.masks.mask_targets`).
+
+    Returns
+    -------
+    prepared : Samples
+        float32 images, uint8 class targets, the same names.
+    instances : list
+        Per pair, its instance labels (for the weight map) or None.
+    notes : list of str
+        What was done, for the run's log: the normalisation, and how the
+        masks were read where it was not plain.
+
+    Raises
+    ------
+    DomainError
+        An image that cannot be normalised (constant) or a mask that cannot
+        be read as asked; the message names the file.
+
+    Examples
+    --------
+    >>> raw = Samples([np.array([[0, 300], [600, 4000]], np.uint16)[..., None]],
+    ...               [np.array([[3, 0], [0, 8]], np.uint16)], ["a.tif"])
+    >>> ready, instances, notes = prepare_samples(raw)
+    >>> print(ready.images[0][..., 0].round(3))
+    [[0.    0.073]
+     [0.149 1.   ]]
+    >>> print(ready.masks[0])
+    [[1 0]
+     [0 1]]
+    >>> print(notes[1][:45])
+    masks: 1 read as instance labels (foreground
+    """
+    normalization = Normalization() if normalization is None else normalization
+    images, targets, instances, kinds = [], [], [], []
+    for image, mask, name in zip(*samples):
+        images.append(normalization(image, name))
+        target = mask_targets(mask, classes, masks, name)
+        targets.append(target.target)
+        instances.append(target.instances)
+        kinds.append(target.kind)
+    notes = [normalization.describe(), describe_kinds(kinds)]
+    return Samples(images, targets, list(samples.names)), instances, [n for n in notes if n]
+
+
 # ------------------------------------------------------------ weight maps
+
+
+_FOUR_NEIGHBOURS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
 
 
 def label_components(mask):
@@ -435,71 +576,38 @@ def label_components(mask):
     fg = mask > 0
     if fg.ndim != 2:
         raise RankError(f"label_components: mask must be (H, W); got shape {fg.shape}")
-    big = fg.size
-    lab = np.where(fg, np.arange(big).reshape(fg.shape), big)
-    while True:
-        # each pixel takes its smallest 4-neighbour's label, then labels jump
-        # to their own label's label, which collapses long chains quickly
-        p = np.pad(lab, 1, constant_values=big)
-        low = np.minimum.reduce([lab, p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
-        low = np.where(fg, low, big)
-        flat = np.append(low.ravel(), big)
-        for _ in range(4):
-            flat[:-1] = flat[flat[:-1]]
-        new = flat[:-1].reshape(fg.shape)
-        if np.array_equal(new, lab):
-            break
-        lab = new
-    roots, labels = np.unique(lab, return_inverse=True)
-    labels = labels.reshape(fg.shape) + 1
-    labels[~fg] = 0
-    return labels, int(np.count_nonzero(roots < big))
+    labels, count = ndimage.label(fg, structure=_FOUR_NEIGHBOURS)
+    return labels, int(count)
 
 
-def _distances(labels, count, reach):
-    """Per pixel, the distances to the nearest and second-nearest component.
+def _distances(labels, reach):
+    """Per pixel, the distances to the nearest and second-nearest labelled cell.
 
-    Each component's distance is taken over the pixels within ``reach`` of
-    its bounding box (infinity beyond), from its edge pixels, in chunks so
-    memory stays bounded.
+    Each cell's Euclidean distance transform is taken over its bounding box
+    widened by ``reach`` (infinity beyond), which holds all of the cell, so
+    the distances there are exact.
     """
-    h, w = labels.shape
     d1 = np.full(labels.shape, np.inf)
     d2 = np.full(labels.shape, np.inf)
-    p = np.pad(labels, 1)
-    inner = (p[:-2, 1:-1] == labels) & (p[2:, 1:-1] == labels) & \
-            (p[1:-1, :-2] == labels) & (p[1:-1, 2:] == labels)
-    edge_labels = np.where(inner, 0, labels)
-    ys, xs = np.nonzero(edge_labels)
-    order = np.argsort(edge_labels[ys, xs], kind="stable")
-    ys, xs = ys[order], xs[order]
-    bounds = np.searchsorted(edge_labels[ys, xs], np.arange(1, count + 2))
-    for c in range(count):
-        ey, ex = ys[bounds[c]:bounds[c + 1]], xs[bounds[c]:bounds[c + 1]]
-        y0, y1 = max(0, ey.min() - reach), min(h, ey.max() + reach + 1)
-        x0, x1 = max(0, ex.min() - reach), min(w, ex.max() + reach + 1)
-        py, px = np.mgrid[y0:y1, x0:x1]
-        py, px = py.ravel(), px.ravel()
-        d = np.empty(py.size)
-        step = max(1, 2_000_000 // ey.size)
-        for s in range(0, py.size, step):
-            dy = py[s:s + step, None] - ey
-            dx = px[s:s + step, None] - ex
-            d[s:s + step] = np.sqrt((dy * dy + dx * dx).min(axis=1))
-        d = d.reshape(y1 - y0, x1 - x0)
-        window = (slice(y0, y1), slice(x0, x1))
+    for c, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        window = tuple(slice(max(0, s.start - reach), min(n, s.stop + reach))
+                       for s, n in zip(box, labels.shape))
+        d = ndimage.distance_transform_edt(labels[window] != c)
         d2[window] = np.minimum(d2[window], np.maximum(d1[window], d))
         d1[window] = np.minimum(d1[window], d)
     return d1, d2
 
 
-def weight_map(mask, w0=10.0, sigma=5.0):
+def weight_map(mask, w0=10.0, sigma=5.0, instances=None):
     """The U-Net paper's loss weights: class balance plus border separation.
 
     ``w(x) = w_c(x) + w0 · exp(−(d1(x) + d2(x))² / (2σ²))`` on background
     pixels and ``w_c(x)`` on foreground, where ``d1`` and ``d2`` are the
-    distances to the nearest and second-nearest cell (4-connected component
-    of ``mask > 0``) and ``w_c`` balances the classes: a pixel of class ``l``
+    distances to the nearest and second-nearest cell (an instance of
+    ``instances`` when given, else a 4-connected component of ``mask > 0``)
+    and ``w_c`` balances the classes: a pixel of class ``l``
     weighs ``N / (K · N_l)`` (``N`` pixels, ``K`` classes present, ``N_l`` of
     class ``l``), so a balanced mask weighs 1 everywhere. Thin background
     seams between touching cells get the largest weights, which is what
@@ -511,11 +619,17 @@ def weight_map(mask, w0=10.0, sigma=5.0):
     Parameters
     ----------
     mask : array_like of int, shape (H, W)
-        Class indices; cells are the components of ``mask > 0``.
+        Class indices; 0 is background.
     w0 : float
         Height of the border term (10 in the paper).
     sigma : float
         Its width in pixels (5 in the paper).
+    instances : array_like of int, shape (H, W), optional
+        Instance labels (0 for none, one label per object), as
+        :func:`aplnet.masks.mask_targets` gives them: each object is a cell,
+        however it touches others; only its pixels where ``mask > 0`` count
+        (the seams cut between touching objects are background). Without
+        it, the cells are the connected components of ``mask > 0``.
 
     Returns
     -------
@@ -536,6 +650,16 @@ def weight_map(mask, w0=10.0, sigma=5.0):
     >>> w = weight_map(m, w0=10, sigma=5)
     >>> print(np.round(w[0], 3))
     [ 0.625  0.625 11.731  0.625  0.625]
+
+    Two nuclei that touch are one component of the mask but two instances;
+    as instances they put a seam's weight on the background beside them:
+
+    >>> m = np.array([[1, 1, 0, 0, 0]] * 3)
+    >>> print(np.round(weight_map(m, 10, 5)[0], 3))
+    [1.25  1.25  0.833 0.833 0.833]
+    >>> nuclei = np.array([[1, 2, 0, 0, 0]] * 3)
+    >>> print(np.round(weight_map(m, 10, 5, instances=nuclei)[0], 3))
+    [1.25  1.25  9.186 6.899 4.586]
     """
     mask = _labels_array(mask, "weight_map")
     if mask.ndim != 2:
@@ -551,11 +675,23 @@ def weight_map(mask, w0=10.0, sigma=5.0):
     classes, inverse, counts = np.unique(mask, return_inverse=True, return_counts=True)
     balance = mask.size / (len(classes) * counts)
     w = balance[inverse.reshape(mask.shape)]
-    labels, count = label_components(mask)
+    if instances is None:
+        labels, count = label_components(mask)
+    else:
+        instances = _labels_array(instances, "weight_map")
+        if instances.shape != mask.shape:
+            raise LengthError(f"weight_map: instances must have the mask's shape {mask.shape}; "
+                              f"got {instances.shape}")
+        if instances.size and instances.min() < 0:
+            raise DomainError(f"weight_map: instance labels must be non-negative; got "
+                              f"{instances.min()}")
+        cells = np.where(mask > 0, instances, 0)
+        values = np.union1d([0], cells)       # numbered 1…count, 0 stays background
+        labels, count = np.searchsorted(values, cells), len(values) - 1
     if count and w0:
         reach = min(math.ceil(6 * sigma), sum(mask.shape))   # past the image changes nothing
-        d1, d2 = _distances(labels, count, reach)
-        w = w + np.where(labels == 0, w0 * np.exp(-((d1 + d2) / sigma) ** 2 / 2), 0.0)
+        d1, d2 = _distances(labels, reach)
+        w = w + np.where(mask == 0, w0 * np.exp(-((d1 + d2) / sigma) ** 2 / 2), 0.0)
     return w.astype(np.float32)
 
 
@@ -642,15 +778,6 @@ def _labels_array(mask, func):
     return mask
 
 
-def _mirror(i, n):
-    """Indices reflected into 0…n−1 (``dcb|abcd|cba``)."""
-    if n == 1:
-        return np.zeros_like(i)
-    period = 2 * (n - 1)
-    i = np.mod(i, period)
-    return np.where(i < n, i, period - i)
-
-
 def warp(a, field, order=1):
     """``a`` resampled at ``pixel + field``: bilinear (``order=1``) or nearest (0).
 
@@ -672,19 +799,14 @@ def warp(a, field, order=1):
     # that period sample the same pixels, and stay small enough to index with
     yy = np.arange(h)[:, None] + np.fmod(field[0], max(1, 2 * (h - 1)))
     xx = np.arange(w)[None, :] + np.fmod(field[1], max(1, 2 * (w - 1)))
-    if order == 0:
-        return a[_mirror(np.rint(yy).astype(int), h), _mirror(np.rint(xx).astype(int), w)]
-    if order != 1:
-        raise DomainError(f"warp: order must be 0 (nearest) or 1 (bilinear); got {order}")
-    y0, x0 = np.floor(yy).astype(int), np.floor(xx).astype(int)
-    fy, fx = yy - y0, xx - x0
-    extra = (slice(None), slice(None)) + (None,) * (a.ndim - 2)
-    fy, fx = fy[extra], fx[extra]
-    rows = _mirror(y0, h), _mirror(y0 + 1, h)
-    cols = _mirror(x0, w), _mirror(x0 + 1, w)
-    top = a[rows[0], cols[0]] * (1 - fx) + a[rows[0], cols[1]] * fx
-    bottom = a[rows[1], cols[0]] * (1 - fx) + a[rows[1], cols[1]] * fx
-    return (top * (1 - fy) + bottom * fy).astype(a.dtype)
+    yy, xx = np.broadcast_arrays(yy, xx)
+    # map_coordinates' "mirror" is the reflection dcb|abcd|cba; order 0 rounds
+    # to the nearest pixel, order 1 interpolates bilinearly
+    planes = a.reshape(h, w, -1)
+    out = np.stack([ndimage.map_coordinates(planes[..., c], (yy, xx), order=order,
+                                            mode="mirror", prefilter=False)
+                    for c in range(planes.shape[-1])], axis=-1)
+    return out.reshape(a.shape).astype(a.dtype, copy=False)
 
 
 def augment(rng, image, mask, weights=None, elastic=10.0):

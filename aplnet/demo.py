@@ -84,7 +84,8 @@ def demo(out="aplnet-demo", quick=False, seed=0, log=print, progress=None):
     settings = Settings(**{**vars(QUICK if quick else DEMO), "seed": seed})
     net, state = train(settings, out, log=log, progress=progress)
     held = synthetic_cells(4 if quick else HELD_OUT, SIDE, seed + 1)
-    masks = [segment(net, image, tile=settings.size, progress=False) for image in held.images]
+    masks = [segment(net, net.normalization(image), tile=settings.size, progress=False)
+             for image in held.images]
     iou = foreground_iou(np.stack(masks), held.masks)
     ap = float(np.mean([average_precision(m, t).mean() for m, t in zip(masks, held.masks)]))
     folder = os.path.join(out, "predictions")

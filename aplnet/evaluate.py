@@ -66,7 +66,8 @@ def evaluate_network(net, samples, tile=None, progress=None):
     ----------
     net : UNet
     samples : Samples
-        Images and true masks (class or instance labels).
+        Images as stored (normalised here as ``net``'s training did, see
+        :mod:`aplnet.intensity`) and true masks (class or instance labels).
     tile : int, optional
         Input tile side for :func:`aplnet.tiling.segment`.
 
@@ -80,7 +81,7 @@ def evaluate_network(net, samples, tile=None, progress=None):
         if image.shape[-1] != net.in_channels:
             raise LengthError(f"{name}: the image has {image.shape[-1]} channel(s) but the "
                               f"network takes {net.in_channels}")
-        predicted = segment(net, image, tile, progress=progress)
+        predicted = segment(net, net.normalization(image, name), tile, progress=progress)
         results.append((name, score_image(predicted, np.asarray(mask))))
     return results
 

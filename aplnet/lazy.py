@@ -44,7 +44,11 @@ __all__ = ["predict", "segment", "predict_file", "open_image", "TiffRegions", "w
 OUTPUT_SUFFIXES = (".zarr", ".tif", ".tiff")
 """Output names that select the lazy road in ``aplnet predict``."""
 
-SCALE = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
+STORED = (np.dtype(np.uint8), np.dtype(np.uint16))
+"""The integer sample types read lazily (besides floats)."""
+
+SAMPLE_PIXELS = 4096 * 4096
+"""At most this many pixels, evenly strided, give a large image's percentiles."""
 
 
 class TiffRegions:
@@ -52,9 +56,9 @@ class TiffRegions:
 
     Dask slices it chunk by chunk; each slice opens the file and reads the
     region through tifffile's zarr store, so a graph holds only the path
-    (it pickles small, for a cluster's workers). Values are scaled as
-    :func:`aplnet.data.read_image` scales them: 8-bit by 255, 16-bit by
-    65535, floats kept; float32 ``(H, W, C)``.
+    (it pickles small, for a cluster's workers). Values come as stored, as
+    :func:`aplnet.data.read_image` gives them, ``(H, W, C)``; the network's
+    normalisation is applied afterwards (:func:`normalized`).
 
     Parameters
     ----------
@@ -79,7 +83,7 @@ class TiffRegions:
         except Exception as err:  # tifffile raises TiffFileError, ValueError, struct.error …
             raise DomainError(f"{self.path}: not a readable TIFF ({type(err).__name__}: "
                               f"{err})") from None
-        if dtype not in SCALE and dtype.kind != "f":
+        if dtype not in STORED and dtype.kind != "f":
             raise DomainError(f"{self.path}: samples of {dtype} are not read lazily "
                               f"(8- or 16-bit unsigned, or float)")
         squeezed = [(n, a) for n, a in zip(shape, axes) if n != 1 or a in "YX"]
@@ -89,9 +93,8 @@ class TiffRegions:
                               f"lazily; this file holds {shape} ({axes})")
         self.source_axes = axes
         self.shape = tuple(n for n, _ in squeezed) + ((1,) if names == "YX" else ())
-        self.dtype = np.dtype(np.float32)
+        self.dtype = dtype
         self.ndim = 3
-        self.source_dtype = dtype
 
     def __getitem__(self, key):
         import tifffile
@@ -107,16 +110,14 @@ class TiffRegions:
             finally:
                 store.close()
         region = region.reshape(region.shape[:2] + (-1,))
-        if self.source_dtype in SCALE:
-            region = region / SCALE[self.source_dtype]
-        region = region.astype(np.float32)[..., key[2] if len(key) > 2 else slice(None)]
-        if not np.isfinite(region).all():
+        region = region[..., key[2] if len(key) > 2 else slice(None)]
+        if region.dtype.kind == "f" and not np.isfinite(region).all():
             raise DomainError(f"{self.path}: the image holds NaN or Inf values")
         return region
 
 
 def open_image(path, chunks=None):
-    """An image file as a lazy ``(H, W, C)`` float32 dask array.
+    """An image file as a lazy ``(H, W, C)`` dask array, values as stored.
 
     A TIFF is read region by region (:class:`TiffRegions`); any other image
     :func:`aplnet.data.read_image` reads (a PNG) is read whole, as it cannot
@@ -418,5 +419,31 @@ def predict_file(net, path, out, tile=None, overwrite=False, scheduler=None, pro
     if image.shape[-1] != net.in_channels:
         raise LengthError(f"{path}: the image has {image.shape[-1]} channel(s) but the "
                           f"network was trained on {net.in_channels}")
+    image = normalized(image, net.normalization, os.fspath(path))
     write_labels(segment(net, image, tile), out, overwrite, scheduler, progress)
     return out
+
+
+def normalized(image, how, name="image"):
+    """A lazy image as stored, normalised as ``how`` says (the network's training did).
+
+    The bounds come from the whole image when it has at most
+    :data:`SAMPLE_PIXELS` pixels (then every value equals
+    :func:`aplnet.intensity.normalize`'s), else from every k-th row and
+    column, about that many pixels: a percentile of an evenly strided
+    sample, close to the whole image's without reading it into memory
+    twice. The rescaling runs block by block.
+
+    >>> import dask.array as da
+    >>> from aplnet.intensity import Normalization, normalize
+    >>> stored = np.arange(24, dtype=np.uint16).reshape(4, 6, 1) * 100
+    >>> lazy_image = normalized(da.from_array(stored, chunks=(2, 3, 1)), Normalization())
+    >>> bool(np.array_equal(lazy_image.compute(), normalize(stored)))
+    True
+    """
+    from .intensity import bounds, rescale
+
+    h, w = image.shape[:2]
+    step = max(1, int(np.ceil(np.sqrt(h * w / SAMPLE_PIXELS))))
+    lo, hi = bounds(np.asarray(image[::step, ::step].compute()), how, name)
+    return image.map_blocks(rescale, lo, hi, dtype=np.float32)

@@ -243,7 +243,9 @@ def _unique_names(stem, pages, taken):
 def predict_files(net, paths, out, tile=None, log=print, progress=None):
     """Segment image files: write ``<name>_mask.png`` and ``<name>_overlay.png`` to ``out``.
 
-    ``<name>`` is the file's name without its suffix; each page of a
+    Each page is normalised as the network's training did
+    (``net.normalization``, see :mod:`aplnet.intensity`) before it is
+    segmented. ``<name>`` is the file's name without its suffix; each page of a
     multi-page TIFF is written as ``<name>_p<k>_…``. Should two inputs give
     the same name (``a/c0.png`` and ``b/c0.png``), the later ones, in the
     order given, become ``<name>-2``, ``<name>-3``, … (the log names each
@@ -255,7 +257,7 @@ def predict_files(net, paths, out, tile=None, log=print, progress=None):
     Raises
     ------
     DomainError
-        An unreadable image file (named).
+        An unreadable image file, or one that cannot be normalised (named).
     LengthError
         An image whose channel count differs from the network's (named).
 
@@ -271,6 +273,7 @@ def predict_files(net, paths, out, tile=None, log=print, progress=None):
             if image.shape[-1] != net.in_channels:
                 raise LengthError(f"{path}: the image has {image.shape[-1]} channel(s) but the "
                                   f"network was trained on {net.in_channels}")
+        images = [net.normalization(image, path) for image in images]
         stem = os.path.splitext(os.path.basename(path))[0]
         names = _unique_names(stem, len(images), taken)
         pages += zip(names, images, [path] * len(images))

@@ -35,9 +35,11 @@ import numpy as np
 from tqdm import tqdm
 
 from .apl import DomainError, LengthError
-from .data import augment, load_folder, synthetic_cells, weight_map
+from .data import augment, load_folder, prepare_samples, synthetic_cells, weight_map
 from .divergence import gradient_fault, update_fault
 from .files import save_image
+from .intensity import METHODS, Normalization
+from .masks import CLASS_ADVICE_LIMIT, MODES
 from .memory import check_training_fits
 from .pictures import loss_curve
 from .tiling import margin
@@ -73,6 +75,10 @@ class Settings:
     which training stops (0: never); ``lr_schedule`` one of
     :data:`aplnet.validation.SCHEDULES` (see
     :func:`aplnet.validation.learning_rate`).
+    ``normalize`` scales the images (:mod:`aplnet.intensity`: ``percentile``,
+    ``range`` or ``none``), the same way again at prediction; ``masks`` says
+    how to read the labels (:mod:`aplnet.masks`: ``auto``, ``classes`` or
+    ``instances``).
     """
 
     data: str = "synthetic"
@@ -94,6 +100,8 @@ class Settings:
     val_split: float = 0.0
     patience: int = 0
     lr_schedule: str = "constant"
+    normalize: str = "percentile"
+    masks: str = "auto"
 
     def check(self):
         """Self, after checking each field; DomainError names the first bad one."""
@@ -114,6 +122,12 @@ class Settings:
         if self.w0 < 0 or self.sigma <= 0 or self.elastic < 0:
             raise DomainError(f"train: need w0 >= 0, sigma > 0, elastic >= 0; got "
                               f"w0={self.w0}, sigma={self.sigma}, elastic={self.elastic}")
+        if self.normalize not in METHODS:
+            raise DomainError(f"train: --normalize must be one of {', '.join(METHODS)}; "
+                              f"got {self.normalize!r}")
+        if self.masks not in MODES:
+            raise DomainError(f"train: --masks must be one of {', '.join(MODES)}; "
+                              f"got {self.masks!r}")
         check_input_size(self.size, self.depth, "train: --size")
         self._check_validation()
         return self
@@ -194,9 +208,10 @@ def check_samples(samples, in_channels, classes):
                               f"{int(np.sum(~np.isfinite(image)))} NaN or Inf values")
         top = int(mask.max(initial=0))
         if top >= classes:
+            advice = (f"; train with --classes {top + 1}" if top < CLASS_ADVICE_LIMIT else
+                      "; see aplnet.masks.mask_targets for instance masks")
             raise DomainError(f"{name}: its mask has label {top} but the network has "
-                              f"classes={classes} (labels 0…{classes - 1}); train with "
-                              f"--classes {top + 1}")
+                              f"classes={classes} (labels 0…{classes - 1}){advice}")
 
 
 class TileSampler:
@@ -212,21 +227,26 @@ class TileSampler:
         Weight-map parameters (see :func:`aplnet.data.weight_map`).
     elastic : float
         Elastic deformation's standard deviation in pixels (0: none).
+    instances : list, optional
+        Per image, instance labels for the weight map, or None (see
+        :func:`aplnet.data.prepare_samples`).
     """
 
-    def __init__(self, samples, size, depth, w0=10.0, sigma=5.0, elastic=4.0):
+    def __init__(self, samples, size, depth, w0=10.0, sigma=5.0, elastic=4.0, instances=None):
         self.size, self.out = size, output_size(size, depth)
         self.elastic = elastic
         m = margin(depth)
         self.images, self.masks, self.weights, self.spans = [], [], [], []
         self.area = 0
-        for image, mask in zip(samples.images, samples.masks):
+        instances = [None] * len(samples.images) if instances is None else instances
+        for image, mask, objects in zip(samples.images, samples.masks, instances):
             h, w = mask.shape
             self.area += h * w
             pads = ((m, m + max(0, self.out - h)), (m, m + max(0, self.out - w)))
             self.images.append(np.pad(image, pads + ((0, 0),), mode="reflect"))
             self.masks.append(np.pad(mask, pads, mode="reflect"))
-            self.weights.append(np.pad(weight_map(mask, w0, sigma), pads, mode="reflect"))
+            self.weights.append(np.pad(weight_map(mask, w0, sigma, objects), pads,
+                                       mode="reflect"))
             self.spans.append((max(0, h - self.out), max(0, w - self.out)))
 
     def __len__(self):
@@ -283,7 +303,10 @@ def load_checkpoint(path):
     if "train/settings" not in arrays or "train/state" not in arrays:
         raise DomainError(f"{path}: holds a network but no training state; cannot resume from it")
     try:
-        settings = Settings(**json.loads(str(arrays["train/settings"]))).check()
+        stored = json.loads(str(arrays["train/settings"]))
+        if isinstance(stored, dict):   # runs from before normalisation was a setting
+            stored.setdefault("normalize", "range")
+        settings = Settings(**stored).check()
         state = json.loads(str(arrays["train/state"]))
         _check_state(state)
     except (ValueError, TypeError) as err:
@@ -431,14 +454,29 @@ def _fit(net, opt, sampler, held_out, settings, state, out, log, progress):
 
 
 def _prepare(settings, samples, held_out, in_channels, classes):
+    """``(sampler, held_out, notes)``: both sets ready, the tile sampler, lines for the log.
+
+    The training and the held-out images are normalised and their masks
+    read alike, as the settings say (:func:`aplnet.data.prepare_samples`),
+    then checked against the network's channels and classes.
+    """
+    ready, notes = [], []
     for data in (samples, held_out):
-        if data is not None:
-            if len(data.images) == 0:
-                raise DomainError("train: no training images" if data is samples else
-                                  "train: no held-out images")
-            check_samples(data, in_channels, classes)
-    return TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
-                       settings.elastic)
+        if data is None:
+            ready.append((None, None))
+            continue
+        if len(data.images) == 0:
+            raise DomainError("train: no training images" if data is samples else
+                              "train: no held-out images")
+        data, instances, said = prepare_samples(data, Normalization(settings.normalize),
+                                                classes, settings.masks)
+        check_samples(data, in_channels, classes)
+        notes += [line for line in said if line not in notes]
+        ready.append((data, instances))
+    (samples, instances), (held_out, _) = ready
+    sampler = TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
+                          settings.elastic, instances)
+    return sampler, held_out, notes
 
 
 def train(settings, out, log=print, progress=None, samples=None, held_out=None,
@@ -496,12 +534,16 @@ def train(settings, out, log=print, progress=None, samples=None, held_out=None,
     if len(samples.images) == 0:
         raise DomainError("train: no training images")
     in_channels = samples.images[0].shape[-1]
-    sampler = _prepare(settings, samples, held_out, in_channels, settings.classes)
+    sampler, held_out, notes = _prepare(settings, samples, held_out, in_channels,
+                                        settings.classes)
     net = UNet(settings.depth, settings.width, in_channels, settings.classes, seed=settings.seed)
+    net.normalization = Normalization(settings.normalize)
     opt = SGD(net.params, settings.lr, settings.momentum)
     if before_writing is not None:
         before_writing(out)
     os.makedirs(out, exist_ok=True)
+    for note in notes:
+        log(note)
     state = {"epoch": 0, "losses": [], "accuracy": [], "seconds": 0.0}
     _check_validation_state(state)
     held = f", {len(held_out.images)} held out" if held_out is not None else ""
@@ -539,7 +581,8 @@ def resume(out, changes=None, log=print, progress=None):
     settings.check()
     check_training_fits(net, settings.size, settings.batch)
     samples, held_out = load_datasets(settings)
-    sampler = _prepare(settings, samples, held_out, net.in_channels, net.classes)
+    sampler, held_out, notes = _prepare(settings, samples, held_out, net.in_channels,
+                                        net.classes)
     if state["stopped"]:
         log(f"{out}: {_stop_reason(settings, state)}; not resuming")
         return net, state
@@ -547,5 +590,7 @@ def resume(out, changes=None, log=print, progress=None):
         log(f"{out}: already trained for {state['epoch']} of {settings.epochs} epochs; "
             f"pass a larger --epochs to continue")
         return net, state
+    for note in notes:
+        log(note)
     log(f"resuming {out} at epoch {state['epoch'] + 1} of {settings.epochs}")
     return net, _fit(net, opt, sampler, held_out, settings, state, out, log, progress)

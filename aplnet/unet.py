@@ -28,6 +28,7 @@ import numpy as np
 from . import layers
 from .apl import DomainError, LengthError, RankError, _array, _fits
 from .files import atomic_write
+from .intensity import DEFAULT, LEGACY, Normalization
 
 __all__ = [
     "UNet", "SGD", "output_size", "valid_input_sizes", "input_size_for",
@@ -297,6 +298,8 @@ class UNet:
                        "classes": int(classes), "bias": bool(bias), "init": init,
                        "seed": int(seed), "dtype": dtype.name}
         self.params = self._initial_params()
+        # how images are scaled for this network; saved with it, applied by predict
+        self.normalization = DEFAULT
 
     @classmethod
     def as_in_notes(cls, **kwargs):
@@ -603,14 +606,18 @@ class UNet:
     # ------------------------------------------------------- save, load
 
     def to_arrays(self):
-        """The network as a dict of arrays for an .npz: its config and its parameters."""
-        arrays = {"config": np.array(json.dumps(self.config))}
+        """The network as a dict of arrays for an .npz: config, normalisation, parameters."""
+        arrays = {"config": np.array(json.dumps(self.config)),
+                  "normalization": np.array(self.normalization.to_json())}
         arrays.update({f"params/{k}": v for k, v in self.params.items()})
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays, source="checkpoint"):
         """A network rebuilt from :meth:`to_arrays`' dict (other keys are ignored).
+
+        A checkpoint without a stored normalisation (written before it was
+        stored) gets :data:`aplnet.intensity.LEGACY`, the type's range.
 
         Raises
         ------
@@ -641,6 +648,8 @@ class UNet:
                 raise DomainError(f"{source}: parameter {k} holds NaN or Inf values; got a "
                                   f"damaged checkpoint (a diverged run keeps its last good one)")
             net.params[k] = np.array(stored[k])
+        net.normalization = (Normalization.from_json(str(arrays["normalization"]), source)
+                             if "normalization" in arrays else LEGACY)
         return net
 
     @classmethod

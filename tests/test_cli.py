@@ -29,7 +29,8 @@ def _fails_cleanly(capsys, argv, status=2):
 def _folder(tmp_path, image_hw=(30, 30), mask_hw=(30, 30), label=1):
     for sub in ("images", "masks"):
         (tmp_path / sub).mkdir(parents=True)
-    Image.fromarray(np.zeros(image_hw, np.uint8)).save(tmp_path / "images" / "a.png")
+    ramp = np.add.outer(np.arange(image_hw[0]), np.arange(image_hw[1])) % 256
+    Image.fromarray(ramp.astype(np.uint8)).save(tmp_path / "images" / "a.png")
     mask = np.zeros(mask_hw, np.uint8)
     mask[5:10, 5:10] = label
     Image.fromarray(mask).save(tmp_path / "masks" / "a.png")
@@ -51,7 +52,7 @@ def test_train_then_resume_then_predict(tmp_path, capsys):
     assert "epoch 1/1" in capsys.readouterr().out
     assert main(["train", "--resume", run, "--epochs", "2", "--no-progress"]) == 0
     assert "epoch 2/2" in capsys.readouterr().out
-    Image.fromarray(np.full((25, 40), 128, np.uint8)).save(tmp_path / "cells.png")
+    Image.fromarray(np.arange(1000).reshape(25, 40).astype(np.uint8)).save(tmp_path / "cells.png")
     assert main(["predict", "--model", os.path.join(run, "model.npz"), str(tmp_path / "cells.png"),
                  "--out", str(tmp_path / "pred"), "--no-progress"]) == 0
     mask = read_mask(tmp_path / "pred" / "cells_mask.png")[0]
@@ -89,8 +90,13 @@ def test_an_invalid_size_names_the_nearest(capsys):
 
 def test_labels_beyond_the_classes_name_the_file(tmp_path, capsys):
     data = _folder(tmp_path / "data", label=2)
-    err = _fails_cleanly(capsys, ["train", "--data", data, *TINY, "--out", str(tmp_path / "r")])
-    assert "a.png: its mask has label 2 but the network has classes=2" in err
+    mask = np.array(Image.open(tmp_path / "data" / "masks" / "a.png"))
+    mask[20:25, 20:25] = 1
+    Image.fromarray(mask).save(tmp_path / "data" / "masks" / "a.png")
+    err = _fails_cleanly(capsys, ["train", "--data", data, *TINY, "--masks", "classes",
+                                  "--out", str(tmp_path / "r")])
+    assert "a.png: its mask holds 3 labels (0, 1, 2), not class indices below --classes 2" in err
+    assert "--classes 3 if they are classes" in err and "--masks instances" in err
 
 
 def test_image_and_mask_of_different_sizes_name_both(tmp_path, capsys):

@@ -6,6 +6,8 @@ from collections import deque
 
 import numpy as np
 import pytest
+import tifffile
+from data_oracles import old_label_components, old_warp, old_weight_map
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -102,7 +104,7 @@ def test_load_folder_pairs_files_by_name(tmp_path):
     images, masks, names = load_folder(tmp_path / "images", tmp_path / "masks")
     assert [n.rsplit("/", 1)[-1] for n in names] == ["cell0.png", "cell1.png"]
     for (image, mask), got_image, got_mask in zip(arrays, images, masks):
-        np.testing.assert_allclose(got_image[..., 0], image / 255, rtol=1e-6)
+        np.testing.assert_array_equal(got_image[..., 0], image)   # as stored
         np.testing.assert_array_equal(got_mask, mask // 255)
 
 
@@ -120,7 +122,7 @@ def test_load_folder_reads_multipage_tiff_stacks(tmp_path):
                                        _write_stack(tmp_path / "train-labels.tif", labels))
     assert len(images) == 3 and names[2].endswith("train-volume.tif[page 2]")
     np.testing.assert_array_equal(masks[1], labels[1] // 255)
-    np.testing.assert_allclose(images[2][..., 0], volume[2] / 255, rtol=1e-6)
+    np.testing.assert_array_equal(images[2][..., 0], volume[2])
 
 
 def test_read_image_keeps_colour_channels(tmp_path):
@@ -129,10 +131,11 @@ def test_read_image_keeps_colour_channels(tmp_path):
     assert image.shape == (5, 7, 3)
 
 
-def test_read_image_scales_16_bit_by_65535(tmp_path):
+def test_read_image_gives_16_bit_png_as_stored(tmp_path):
     a = np.array([[0, 65535], [1000, 30000]], np.uint16)
     image, = read_image(_save(tmp_path / "d.png", a))
-    np.testing.assert_allclose(image[..., 0], a / 65535, rtol=1e-6)
+    assert image.dtype == np.uint16
+    np.testing.assert_array_equal(image[..., 0], a)
 
 
 def test_read_mask_gives_palette_indices(tmp_path):
@@ -359,3 +362,98 @@ def test_augment_keeps_non_square_shapes():
     for seed in range(8):
         im, m, _ = augment(np.random.default_rng(seed), image, mask, elastic=2.0)
         assert im.shape == (4, 6, 1) and m.shape == (4, 6)
+
+
+# ------------------------------------------- scipy against the hand-written oracles
+
+
+@settings(deadline=None)
+@given(st.integers(1, 30), st.integers(1, 30), st.floats(0.2, 0.8), st.integers(0, 2**16))
+def test_label_components_equals_the_hand_written_labelling(h, w, p, seed):
+    fg = np.random.default_rng(seed).random((h, w)) < p
+    labels, count = label_components(fg)
+    expected, expected_count = old_label_components(fg)
+    np.testing.assert_array_equal(labels, expected)
+    assert count == expected_count
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weight_map_equals_the_hand_written_one_bit_for_bit_on_synthetic_cells(seed):
+    _, masks, _ = synthetic_cells(2, 96, seed=seed)
+    for mask in masks:
+        np.testing.assert_array_equal(weight_map(mask), old_weight_map(mask))
+        np.testing.assert_array_equal(weight_map(mask, 5, 2), old_weight_map(mask, 5, 2))
+
+
+@settings(deadline=None)
+@given(st.integers(1, 14), st.integers(1, 14), st.integers(0, 2**16), st.floats(0.1, 30))
+def test_weight_map_equals_the_hand_written_one_on_random_masks(h, w, seed, sigma):
+    mask = (np.random.default_rng(seed).random((h, w)) < 0.4).astype(np.uint8)
+    np.testing.assert_array_equal(weight_map(mask, 10, sigma), old_weight_map(mask, 10, sigma))
+
+
+@settings(deadline=None)
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 3), st.integers(0, 2**16),
+       st.sampled_from([0.3, 3.0, 40.0]), st.sampled_from([0, 1]))
+def test_warp_equals_the_hand_written_warp_bit_for_bit(h, w, c, seed, spread, order):
+    rng = np.random.default_rng(seed)
+    a = rng.random((h, w, c)).astype(np.float32)
+    if order == 0:
+        a = rng.integers(0, 5, (h, w, c))
+    field = rng.normal(0, spread, (2, h, w))
+    np.testing.assert_array_equal(warp(a, field, order), old_warp(a, field, order))
+
+
+# ------------------------------------------------------------------- TIFF
+
+
+def test_read_image_gives_16_bit_and_float_tiffs_as_stored(tmp_path):
+    a = np.array([[0, 4095], [17, 300]], np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", a)
+    f = np.array([[0.5, -3.0], [1020.0, 2.0]], np.float32)
+    tifffile.imwrite(tmp_path / "f.tif", f)
+    image, = read_image(tmp_path / "a.tif")
+    assert image.dtype == np.uint16 and image.shape == (2, 2, 1)
+    np.testing.assert_array_equal(image[..., 0], a)
+    np.testing.assert_array_equal(read_image(tmp_path / "f.tif")[0][..., 0], f)
+
+
+def test_read_image_takes_a_bigtiff_stack_apart_into_pages(tmp_path):
+    stack = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5)
+    tifffile.imwrite(tmp_path / "big.tif", stack, bigtiff=True, photometric="minisblack")
+    pages = read_image(tmp_path / "big.tif")
+    assert len(pages) == 3
+    np.testing.assert_array_equal(pages[2][..., 0], stack[2])
+
+
+def test_read_image_puts_colour_samples_and_imagej_channels_last(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.tif")[0], rgb)
+    hyper = np.arange(2 * 3 * 4 * 5, dtype=np.uint16).reshape(2, 3, 4, 5)   # z, channel, y, x
+    tifffile.imwrite(tmp_path / "zc.tif", hyper, imagej=True, metadata={"axes": "ZCYX"})
+    pages = read_image(tmp_path / "zc.tif")
+    assert len(pages) == 2 and pages[1].shape == (4, 5, 3)
+    np.testing.assert_array_equal(pages[1][..., 2], hyper[1, 2])
+
+
+def test_read_image_falls_back_to_pillow_for_compressions_tifffile_cannot_decode(tmp_path):
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    Image.fromarray(a).save(tmp_path / "lzw.tif", compression="tiff_lzw")
+    np.testing.assert_array_equal(read_image(tmp_path / "lzw.tif")[0][..., 0], a)
+
+
+def test_a_float_tiff_of_nan_is_named(tmp_path):
+    tifffile.imwrite(tmp_path / "n.tif", np.full((3, 3), np.nan, np.float32))
+    with pytest.raises(DomainError, match=r"n\.tif: the image holds NaN or Inf values"):
+        read_image(tmp_path / "n.tif")
+
+
+def test_a_palette_png_image_gives_its_colours_and_a_palette_mask_its_indices(tmp_path):
+    indices = np.array([[0, 1], [1, 2]], np.uint8)
+    im = Image.fromarray(indices, mode="P")
+    im.putpalette([0, 0, 0, 200, 10, 20, 5, 250, 9] + [0] * 759)
+    im.save(tmp_path / "p.png")
+    image, = read_image(tmp_path / "p.png")
+    assert image.shape == (2, 2, 3) and tuple(image[1, 1]) == (5, 250, 9)
+    np.testing.assert_array_equal(read_mask(tmp_path / "p.png")[0], indices)

@@ -106,7 +106,7 @@ def test_a_model_is_evaluated_by_overlap_tile(tmp_path, capsys):
     expected = evaluate_network(net, read_directory(str(tmp_path / "data")))
     assert [r["dice"] for r in report["images"]] == [s["dice"] for _, s in expected]
     image = read_directory(str(tmp_path / "data")).images[0]
-    assert expected[0][1] == score_image(segment(net, image), masks[0])
+    assert expected[0][1] == score_image(segment(net, net.normalization(image)), masks[0])
 
 
 # -------------------------------------------------------------- refusals

@@ -78,7 +78,7 @@ def test_a_tiff_is_read_in_regions_as_read_image_reads_it(tmp_path, dtype):
     pixels = np.random.default_rng(2).integers(0, top, (130, 70), dtype=dtype)
     tifffile.imwrite(tmp_path / "a.tif", pixels, rowsperstrip=16)
     image = lazy.open_image(tmp_path / "a.tif", chunks=(50, 30, -1))
-    assert image.shape == (130, 70, 1) and image.dtype == np.float32
+    assert image.shape == (130, 70, 1) and image.dtype == dtype      # values as stored
     assert np.array_equal(image.compute(), read_image(tmp_path / "a.tif")[0])
 
 
@@ -87,7 +87,8 @@ def run(tmp_path, tiny_net):
     tiny_net.save(tmp_path / "model.npz")
     pixels = np.random.default_rng(3).integers(0, 255, (700, 450), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "big.tif", pixels)
-    expected = tiling.segment(tiny_net, read_image(tmp_path / "big.tif")[0], tile=100, batch=1)
+    stored = read_image(tmp_path / "big.tif")[0]
+    expected = tiling.segment(tiny_net, tiny_net.normalization(stored), tile=100, batch=1)
     return tmp_path, expected
 
 
@@ -149,3 +150,18 @@ def test_a_failure_part_way_leaves_nothing_behind(tmp_path):
         with pytest.raises(RuntimeError, match="the disk is gone"):
             lazy.write_labels(labels, tmp_path / out, progress=False)
         assert os.listdir(tmp_path) == []
+
+
+def test_a_large_image_takes_its_percentiles_from_a_strided_sample(monkeypatch):
+    import dask.array as da
+    from aplnet.intensity import Normalization, normalize
+    stored = np.random.default_rng(4).integers(0, 4096, (300, 200, 1)).astype(np.uint16)
+    how = Normalization()
+    whole = lazy.normalized(da.from_array(stored, chunks=(64, 64, -1)), how).compute()
+    assert np.array_equal(whole, normalize(stored, how))       # small: the whole image
+    monkeypatch.setattr(lazy, "SAMPLE_PIXELS", 1000)          # large: every 8th row and column
+    sampled = lazy.normalized(da.from_array(stored, chunks=(64, 64, -1)), how).compute()
+    expected = normalize(stored[::8, ::8], how)                # the sample's own bounds ...
+    assert not np.array_equal(sampled, normalize(stored, how))
+    assert np.array_equal(sampled[::8, ::8], expected)         # ... applied to every pixel
+    assert np.abs(sampled - normalize(stored, how)).max() < 0.02

@@ -7,6 +7,7 @@ from PIL import Image
 from aplnet import layers
 from aplnet.apl import DomainError, LengthError, RankError
 from aplnet.data import read_mask
+from aplnet.intensity import normalize
 from aplnet.pictures import loss_curve, mask_image, overlay_image
 from aplnet.tiling import default_tile, margin, predict, predict_files, segment
 from aplnet.unet import UNet
@@ -83,7 +84,7 @@ def test_predict_files_writes_masks_that_read_back(tmp_path, rng):
     written = predict_files(net, [str(tmp_path / "a.png")], str(tmp_path / "out"),
                             log=lambda line: None, progress=False)
     assert [p.rsplit("/", 1)[-1] for p in written] == ["a_mask.png", "a_overlay.png"]
-    expected = segment(net, (pixels / 255).astype(np.float32)[..., None])
+    expected = segment(net, normalize(pixels[..., None], net.normalization))
     np.testing.assert_array_equal(read_mask(written[0])[0], expected)
 
 
