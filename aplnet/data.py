@@ -36,7 +36,7 @@ from .masks import describe_kinds, mask_targets
 __all__ = [
     "Samples", "synthetic_cells", "load_folder", "read_image", "prepare_samples",
     "read_mask", "label_components", "weight_map", "dihedral",
-    "elastic_field", "warp", "augment", "IMAGE_SUFFIXES",
+    "elastic_field", "warp", "augment", "IMAGE_SUFFIXES", "image_files",
 ]
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
@@ -401,7 +401,20 @@ def read_mask(path):
     return masks
 
 
-def _listing(directory):
+def image_files(directory):
+    """``{name: path}``: the PNG and TIFF files of ``directory`` by name without suffix.
+
+    Hidden files are left out; a ``directory`` that is not one is refused.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("b.tif", "a.png", ".hidden.png", "notes.txt"):
+    ...     open(os.path.join(folder, name), "w").close()
+    >>> sorted(image_files(folder))
+    ['a', 'b']
+    """
+    if not os.path.isdir(directory):
+        raise DomainError(f"{directory} is not a directory")
     files = sorted(f for f in os.listdir(directory)
                    if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith("."))
     return {os.path.splitext(f)[0]: os.path.join(directory, f) for f in files}
@@ -409,7 +422,7 @@ def _listing(directory):
 
 def _pairs(images_dir, masks_dir):
     """(image file, mask file) pairs matched by file name without extension."""
-    images, masks = _listing(images_dir), _listing(masks_dir)
+    images, masks = image_files(images_dir), image_files(masks_dir)
     if not images:
         raise DomainError(f"load_folder: no PNG or TIFF images in {images_dir}")
     lonely = sorted(set(images) ^ set(masks))

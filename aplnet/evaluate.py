@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from .apl import DomainError, LengthError
-from .data import IMAGE_SUFFIXES
+from .data import image_files
 from .metrics import pool, score_image
 from .tiling import segment
 
@@ -86,17 +86,9 @@ def evaluate_network(net, samples, tile=None, progress=None):
     return results
 
 
-def _listing(folder):
-    if not os.path.isdir(folder):
-        raise DomainError(f"{folder} is not a directory")
-    names = sorted(f for f in os.listdir(folder)
-                   if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith("."))
-    return {os.path.splitext(f)[0]: os.path.join(folder, f) for f in names}
-
-
 def _pair_files(pred_dir, truth_dir):
     """(prediction, truth) file pairs; ``aplnet predict``'s ``NAME_mask.*`` files if there are any."""
-    predicted, truth = _listing(pred_dir), _listing(truth_dir)
+    predicted, truth = image_files(pred_dir), image_files(truth_dir)
     if not truth:
         raise DomainError(f"--truth {truth_dir} holds no PNG or TIFF files")
     masks = {stem[:-len("_mask")]: path for stem, path in predicted.items()
