@@ -43,7 +43,8 @@ import numbers
 
 import numpy as np
 
-from .apl import DomainError, _available_bytes
+from . import room
+from .apl import DomainError
 
 __all__ = ["estimate_training_bytes", "check_training_fits", "available_bytes",
            "format_bytes"]
@@ -69,7 +70,7 @@ def available_bytes():
     >>> available_bytes() is None or available_bytes() > 0
     True
     """
-    return _available_bytes()
+    return room.available_bytes()
 
 
 def format_bytes(n):
