@@ -382,11 +382,7 @@ def upconv(x, w, b=None):
 
     (the APL line is the 2x2 case.) Each input pixel paints a ``kh×kw``
     block of the output, its channel vector ``+.×`` the kernel; the blocks do
-    not overlap, so laying them out is a transpose and a reshape. That is
-    done a block of image rows at a time (about ``_BLOCK_BYTES`` of
-    product): each block's product goes to scratch and is laid into the
-    output while still in cache, instead of the whole product being made
-    and then copied (the U-Net's top up-convolution ran a quarter faster).
+    not overlap, so laying them out is a transpose and a reshape.
 
     Parameters
     ----------

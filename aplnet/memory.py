@@ -18,9 +18,9 @@ pass, at the top of the expanding path):
   and one more for the weight gradient's copy laid on the input grid or,
   at the top of the contracting path, max pooling's routed gradient;
 * a fixed 16 MiB: the convolutions' im2col and row blocks (three of about
-  4 MB, :data:`aplnet.layers._BLOCK_BYTES`, kept between calls by
-  :mod:`aplnet.buffers`) and the BLAS's own buffers.
-  The Winograd layers' blocks (:mod:`aplnet.winograd`) are larger, up to
+  4 MB, :data:`aplnet.fast.roads.BLOCK_BYTES`, kept between calls by
+  :mod:`aplnet.fast.buffers`) and the BLAS's own buffers.
+  The Winograd layers' blocks (:mod:`aplnet.fast.winograd`) are larger, up to
   about 100 MB at 572/64/5, but only wide layers take them, deep in the
   network where the activations are small: the step's peak rise there
   stayed 1071 MB with and without them.
