@@ -86,20 +86,21 @@ def _cut(x, top_left, hw):
     return _per_image(lambda image: take(drop(image, top_left), hw))(x)
 
 
+def _swap_kh_w(n):
+    """``1 3 2 4 5⍉`` behind a frame of ``n`` axes: the axes (H, W, kh, kw, K) as (H, kh, W, kw, K)."""
+    return tuple(range(n)) + tuple(n + np.array([0, 2, 1, 3, 4]))
+
+
 def _laid_out(blocks):
     """Blocks ``(…, H, W, kh, kw, K)`` side by side: ``((H×kh),(W×kw),K)⍴1 3 2 4 5⍉blocks``."""
     *frame, h, w, kh, kw, k = blocks.shape
-    lead = tuple(range(len(frame)))
-    moved = transpose(blocks, lead + tuple(len(frame) + p for p in (0, 2, 1, 3, 4)))
-    return moved.reshape((*frame, h * kh, w * kw, k))
+    return transpose(blocks, _swap_kh_w(len(frame))).reshape((*frame, h * kh, w * kw, k))
 
 
 def _blocks(y, kh, kw):
     """The ``kh×kw`` blocks of ``y``, the inverse of :func:`_laid_out`: ``1 3 2 4 5⍉(H,kh,W,kw,K)⍴y``."""
     *frame, h, w, k = y.shape
-    lead = tuple(range(len(frame)))
-    split = y.reshape((*frame, h // kh, kh, w // kw, kw, k))
-    return transpose(split, lead + tuple(len(frame) + p for p in (0, 2, 1, 3, 4)))
+    return transpose(y.reshape((*frame, h // kh, kh, w // kw, kw, k)), _swap_kh_w(len(frame)))
 
 
 def _spread(dz, s):

@@ -265,26 +265,18 @@ def _add_bias(z, b):
 
 
 def conv(x, w, b=None, stride=1, pad=0):
-    """Convolution layer, as :func:`aplnet.layers.conv` (the APL and the index formula are there).
+    """Convolution layer, as :func:`aplnet.layers.conv`: the same arguments, checks and result.
 
-    Parameters
-    ----------
-    x : array (…, H, W, C)
-    w : array (kh, kw, C, K)
-    b : array (K,), optional
-    stride : int >= 1
-    pad : int >= 0
-
-    Returns
-    -------
-    z : array (…, Ho, Wo, K), ``Ho = (H + 2·pad − kh)/stride + 1`` (likewise Wo).
+    The APL, the index formula and the parameters are documented there;
+    here the padded image is correlated with ``w`` by the road
+    :func:`roads.choose` picks (:func:`correlate_valid`).
 
     Examples
     --------
-    >>> x = np.array([[1, 6, 2], [5, 3, 1], [7, 0, 4]], float)[..., None]
-    >>> conv(x, np.array([[1, 2], [-1, 0]], float)[..., None, None])[..., 0]
-    array([[8., 7.],
-           [4., 5.]])
+    >>> from aplnet import layers
+    >>> x, w = np.arange(60.).reshape(5, 4, 3), np.ones((3, 2, 3, 2))
+    >>> np.array_equal(conv(x, w, stride=2, pad=1), layers.conv(x, w, stride=2, pad=1))
+    True
     """
     x, w, b, stride, pad = checks.conv_args(x, w, b, stride, pad, "conv")
     xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
@@ -306,14 +298,10 @@ def conv_backward(dz, x, w, stride=1, pad=0, need_dx=True):
 
     Examples
     --------
-    >>> x = np.zeros((3, 3, 1))
-    >>> w = np.array([[1, 2], [-1, 0]], float)[..., None, None]
-    >>> dz = np.array([[1, 0], [0, 0]], float)[..., None]
-    >>> dx, dw, db = conv_backward(dz, x, w)
-    >>> dx[..., 0]
-    array([[ 1.,  2.,  0.],
-           [-1.,  0.,  0.],
-           [ 0.,  0.,  0.]])
+    >>> from aplnet import layers
+    >>> x, w, dz = np.arange(24.).reshape(4, 3, 2), np.ones((2, 2, 2, 1)), np.ones((3, 2, 1))
+    >>> [np.array_equal(f, e) for f, e in zip(conv_backward(dz, x, w), layers.conv_backward(dz, x, w))]
+    [True, True, True]
     >>> conv_backward(dz, x, w, need_dx=False)[0] is None
     True
     """
@@ -465,11 +453,10 @@ def upconv(x, w, b=None):
 
     Examples
     --------
-    >>> x = np.array([[1, 2]], float)[..., None]
-    >>> w = np.array([[1, 2], [3, 4]], float)[..., None, None]
-    >>> upconv(x, w)[..., 0]
-    array([[1., 2., 2., 4.],
-           [3., 4., 6., 8.]])
+    >>> from aplnet import layers
+    >>> x, w = np.arange(12.).reshape(2, 3, 2), np.arange(12.).reshape(2, 1, 2, 3)
+    >>> np.array_equal(upconv(x, w), layers.upconv(x, w))
+    True
     """
     x, w, b = checks.upconv_args(x, w, b, "upconv")
     kh, kw, c, k = w.shape
@@ -498,11 +485,11 @@ def upconv_backward(dy, x, w):
 
     Examples
     --------
-    >>> x = np.array([[1, 2]], float)[..., None]
-    >>> w = np.array([[1, 2], [3, 4]], float)[..., None, None]
-    >>> dx, dw, db = upconv_backward(np.ones((2, 4, 1)), x, w)
-    >>> dx[..., 0], db
-    (array([[10., 10.]]), array([8.]))
+    >>> from aplnet import layers
+    >>> x, w, dy = np.arange(12.).reshape(2, 3, 2), np.ones((2, 1, 2, 3)), np.ones((4, 3, 3))
+    >>> [np.array_equal(f, e) for f, e in zip(upconv_backward(dy, x, w),
+    ...                                       layers.upconv_backward(dy, x, w))]
+    [True, True, True]
     """
     dy, x, w = checks.upconv_backward_args(dy, x, w, "upconv_backward")
     kh, kw, c, k = w.shape
