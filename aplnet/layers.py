@@ -339,7 +339,13 @@ def maxpool_backward(dy, x, size=2, stride=2):
     Oracle  naive.maxpool_backward
 
     (the APL line is the 2x2, stride 2 case; ``⍳`` finds the first
-    maximum.) Ties are the rule in small windows, so they are defined: the first
+    maximum.) For any size and stride the routed values ``r`` go back onto
+    the image by the windows' adjoint: the windows are the correlation
+    with the identity kernel ``∘.=⍨⍳s×s×C``, so ``r`` is laid back by that
+    correlation's input gradient, which adds where windows overlap and is
+    the APL's transpose and reshape when they tile. (A NaN or inf in
+    ``dy`` reaches the whole window there, through the zeros of the
+    identity; :mod:`aplnet.fast` sends it to the maximum alone.) Ties are the rule in small windows, so they are defined: the first
     maximum in row-major order takes the whole gradient (PyTorch's rule).
     Overlapping windows (``stride < size``) add their gradients.
 
