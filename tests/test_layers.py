@@ -3,7 +3,9 @@
 The chain of trust: naive ← the notes' hand-worked cases (test_naive.py);
 layers ← naive on hypothesis data (rtol 1e-10, float64); every backward ←
 centred finite differences along a random direction; the linear maps ←
-their adjoint identities ⟨A x, y⟩ = ⟨x, Aᵀ y⟩.
+their adjoint identities ⟨A x, y⟩ = ⟨x, Aᵀ y⟩; and aplnet.fast ← layers
+in test_fast_vs_layers.py. Bad input gets the same message from both
+tiers (one call to aplnet.checks each).
 """
 
 import inspect
