@@ -260,8 +260,10 @@ class UNet:
         Parameter dtype; inputs must match it.
     engine : {'fast', 'apl', 'naive'}
         The tier the layers run on: :mod:`aplnet.fast` (the default), the
-        APL expressions of :mod:`aplnet.layers`, or the loops of
-        :mod:`aplnet.naive` (for tiny nets). A runtime choice, settable as
+        APL expressions of :mod:`aplnet.layers` (about four times slower,
+        and each convolution copies all its windows at once: for reading,
+        checking and small nets), or the loops of :mod:`aplnet.naive` (for
+        tiny nets). A runtime choice, settable as
         ``net.engine``; not saved with the weights (:meth:`load` takes it).
 
     Attributes
