@@ -37,10 +37,11 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import os
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from . import room
 
 __all__ = [
     "RankError", "LengthError", "DomainError",
@@ -63,10 +64,22 @@ class DomainError(ValueError):
 
 
 # ---------------------------------------------------------------- checking
+# (how much memory is free is aplnet.room's business; _fits asks it)
 
 
-def _array(a, name, func):
-    """``a`` as a numeric ndarray, or a TypeError naming ``func`` and ``name``."""
+def as_array(a, name, func):
+    """``a`` as a numeric ndarray, or a TypeError naming ``func`` and ``name``.
+
+    The argument check of every combinator, public for the checks of the
+    layers (:mod:`aplnet.checks`) and of the network.
+
+    >>> as_array([[1, 2], [3, 4]], "a", "demo").shape
+    (2, 2)
+    >>> as_array("12", "a", "demo")
+    Traceback (most recent call last):
+    ...
+    TypeError: demo: a must be an array or a number; got str
+    """
     if isinstance(a, np.ndarray):
         arr = a
     elif isinstance(a, (numbers.Number, np.generic, list, tuple)) or hasattr(a, "__array__"):
@@ -88,45 +101,19 @@ def _integer(x):
     return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
 
 
-_CHECKED_BYTES = 1 << 30
-"""Arrays smaller than this are allocated without asking how much memory is free."""
-
-
-def _available_bytes():
-    """Memory free for new arrays: MemAvailable from /proc/meminfo, else free pages, else None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _fits(shape, dtype, func, what):
-    """Refuse, before allocating it, an array of ``shape`` that memory cannot hold.
+    """Refuse, before allocating it, an array of ``shape`` that memory cannot hold."""
+    reason = room.shortfall(shape, dtype)
+    if reason:
+        raise DomainError(f"{func}: {what} {reason}")
 
-    A DomainError naming ``what`` and the bytes needed and free, rather
-    than numpy's MemoryError (or an OverflowError for a shape past intp).
+
+def as_ints(x, name, func):
+    """One integer or a sequence of them, as a tuple of ints; else a TypeError naming them.
+
+    >>> as_ints(3, "n", "demo"), as_ints([2, -1], "n", "demo")
+    ((3,), (2, -1))
     """
-    shape = tuple(int(n) for n in shape)   # Python ints: numpy's would wrap around
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    span = math.prod(n for n in shape if n) * np.dtype(dtype).itemsize  # numpy's own limit
-    if nbytes <= _CHECKED_BYTES and span <= np.iinfo(np.intp).max:
-        return
-    free = _available_bytes()
-    if span > np.iinfo(np.intp).max or (free is not None and nbytes > free):
-        room = "what numpy can index" if free is None else f"the {free:,} bytes of memory available"
-        raise DomainError(f"{func}: {what} would have shape {tuple(shape)}, {nbytes:,} "
-                          f"bytes; expected at most {room}")
-
-
-def _ints(x, name, func):
-    """One integer or a sequence of them, as a tuple of ints."""
     items = (x,) if _integer(x) else x
     try:
         items = tuple(items)
@@ -331,7 +318,7 @@ def outer(f, a, b):
            [5]])
     """
     _operand(f, "outer", 2)
-    a, b = _array(a, "a", "outer"), _array(b, "b", "outer")
+    a, b = as_array(a, "a", "outer"), as_array(b, "b", "outer")
     frame = a.shape + b.shape
     left = a.reshape(a.shape + (1,) * b.ndim)
     if _is_fast(f):
@@ -422,7 +409,7 @@ def reduce(f, a, axis=-1):
     array([-inf, -inf])
     """
     _operand(f, "reduce", 2)
-    a = _array(a, "a", "reduce")
+    a = as_array(a, "a", "reduce")
     if a.ndim == 0:
         a = a.reshape(1)
     ax = _axis(axis, a.shape, "reduce")
@@ -504,7 +491,7 @@ def scan(f, a, axis=-1):
     array([ 1, -1,  2, -2])
     """
     _operand(f, "scan", 2)
-    a = _array(a, "a", "scan")
+    a = as_array(a, "a", "scan")
     if a.ndim == 0:
         return a.copy()
     ax = _axis(axis, a.shape, "scan")
@@ -570,7 +557,7 @@ def inner(f, g, a, b):
     """
     _operand(f, "inner", 2)
     _operand(g, "inner", 2, name="g")
-    a, b = _array(a, "a", "inner"), _array(b, "b", "inner")
+    a, b = as_array(a, "a", "inner"), as_array(b, "b", "inner")
     if a.ndim == 0 and b.ndim == 0:
         a, b = a.reshape(1), b.reshape(1)
     elif a.ndim == 0:
@@ -701,7 +688,7 @@ def _cells(a, r):
 
 def _rank_monadic(f, k, a):
     _operand(f, "rank", 1)
-    a = _array(a, "argument", "rank")
+    a = as_array(a, "argument", "rank")
     r = _cell_rank(k, a.ndim)
     frame, cell = a.shape[:a.ndim - r], a.shape[a.ndim - r:]
     if not frame:
@@ -714,8 +701,8 @@ def _rank_monadic(f, k, a):
 
 def _rank_dyadic(f, left_k, right_k, a, b):
     _operand(f, "rank", 2)
-    a = _array(a, "left argument", "rank")
-    b = _array(b, "right argument", "rank")
+    a = as_array(a, "left argument", "rank")
+    b = as_array(b, "right argument", "rank")
     ra, rb = _cell_rank(left_k, a.ndim), _cell_rank(right_k, b.ndim)
     fa, fb = a.shape[:a.ndim - ra], b.shape[:b.ndim - rb]
     if fa and fb and fa != fb:
@@ -746,8 +733,8 @@ def _rank_dyadic(f, left_k, right_k, a, b):
 
 def _size_step(size, step, shape, func):
     """Validated window ``size`` and ``step`` tuples for the leading axes of ``shape``."""
-    size = _ints(size, "size", func)
-    step = _ints(step, "step", func)
+    size = as_ints(size, "size", func)
+    step = as_ints(step, "step", func)
     if len(step) == 1:
         step = step * len(size)
     if not size:
@@ -840,7 +827,7 @@ def windows(a, size, step=1, valid=True):
            [2, 3, 4, 5],
            [3, 4, 5, 0]])
     """
-    a = _array(a, "a", "windows")
+    a = as_array(a, "a", "windows")
     size, step = _size_step(size, step, a.shape, "windows")
     return _windows(a, size, step, valid, "windows")
 
@@ -939,7 +926,7 @@ def stencil(f, a, size, step=1, valid=False, edges=False):
     array([ 1,  0,  0, -1])
     """
     _operand(f, "stencil", 2 if edges else 1)
-    a = _array(a, "a", "stencil")
+    a = as_array(a, "a", "stencil")
     size, step = _size_step(size, step, a.shape, "stencil")
     win = _windows(a, size, step, valid, "stencil")
     d = len(size)
@@ -998,7 +985,7 @@ def rotate(a, n, axis=-1):
     >>> rotate(np.arange(5), -1)
     array([4, 0, 1, 2, 3])
     """
-    a = _array(a, "a", "rotate")
+    a = as_array(a, "a", "rotate")
     if not _integer(n):
         raise TypeError(f"rotate: n must be an integer; got {n!r}")
     if a.ndim == 0:
@@ -1037,7 +1024,7 @@ def reverse(a, axis=-1):
     >>> reverse(np.arange(4))
     array([3, 2, 1, 0])
     """
-    a = _array(a, "a", "reverse")
+    a = as_array(a, "a", "reverse")
     if a.ndim == 0:
         return a[...]
     return np.flip(a, axis=_axis(axis, a.shape, "reverse"))
@@ -1076,7 +1063,7 @@ def rot180(a):
     array([[ 0, -1],
            [ 2,  1]])
     """
-    a = _array(a, "a", "rot180")
+    a = as_array(a, "a", "rot180")
     if a.ndim < 2:
         raise RankError(f"rot180: a must have at least 2 axes; got a.shape={a.shape}")
     return a[::-1, ::-1]
@@ -1127,10 +1114,10 @@ def transpose(a, perm=None):
     >>> transpose(np.arange(6).reshape(2, 3), (0, 0))  # the diagonal
     array([0, 4])
     """
-    a = _array(a, "a", "transpose")
+    a = as_array(a, "a", "transpose")
     if perm is None:
         return a.T
-    perm = _ints(perm, "perm", "transpose")
+    perm = as_ints(perm, "perm", "transpose")
     if len(perm) != a.ndim:
         raise LengthError(f"transpose: perm must name one result axis per axis of a; "
                           f"got perm={perm}, a.shape={a.shape}")
@@ -1148,7 +1135,7 @@ def transpose(a, perm=None):
 
 def _counts(n, a, func):
     """Take/drop counts, and ``a`` with a scalar raised to one item per count."""
-    n = _ints(n, "n", func)
+    n = as_ints(n, "n", func)
     if a.ndim == 0:
         a = a.reshape((1,) * max(1, len(n)))
     if len(n) > a.ndim:
@@ -1198,7 +1185,7 @@ def take(a, n):
            [3],
            [0]])
     """
-    n, a = _counts(n, _array(a, "a", "take"), "take")
+    n, a = _counts(n, as_array(a, "a", "take"), "take")
     shape = tuple(abs(m) for m in n) + a.shape[len(n):]
     _fits(shape, a.dtype, "take", f"the result of take with n={n}")
     out = np.zeros(shape, a.dtype)
@@ -1251,7 +1238,7 @@ def drop(a, n):
     >>> drop(np.arange(12).reshape(3, 4), (2, -1))
     array([[ 8,  9, 10]])
     """
-    n, a = _counts(n, _array(a, "a", "drop"), "drop")
+    n, a = _counts(n, as_array(a, "a", "drop"), "drop")
     index = tuple(slice(m, None) if m >= 0 else slice(0, max(0, have + m))
                   for have, m in zip(a.shape, n))
     return a[index]
@@ -1293,8 +1280,8 @@ def reshape(a, shape):
     array([[1, 2, 3, 1],
            [2, 3, 1, 2]])
     """
-    a = _array(a, "a", "reshape")
-    shape = _ints(shape, "shape", "reshape")
+    a = as_array(a, "a", "reshape")
+    shape = as_ints(shape, "shape", "reshape")
     if any(s < 0 for s in shape):
         raise DomainError(f"reshape: shape must be non-negative; got shape={shape}")
     _fits(shape, a.dtype, "reshape", "the result")
@@ -1345,7 +1332,7 @@ def catenate(a, b, axis=-1):
            [1, 1],
            [1, 1]])
     """
-    a, b = _array(a, "a", "catenate"), _array(b, "b", "catenate")
+    a, b = as_array(a, "a", "catenate"), as_array(b, "b", "catenate")
     if a.ndim == 0 and b.ndim == 0:
         return np.stack([a, b])
     ref = a if a.ndim >= b.ndim else b

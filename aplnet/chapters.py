@@ -27,6 +27,8 @@ with a third field saying why; the chapter says so beside the line too.
 
 from __future__ import annotations
 
+import ast
+import inspect
 import os
 import re
 import shutil
@@ -35,7 +37,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NOTES", "Chapter", "AplBlock", "chapters", "find", "apl_blocks", "main"]
+__all__ = ["NOTES", "Chapter", "AplBlock", "chapters", "find", "apl_blocks", "code", "main"]
 
 NOTES = Path(__file__).resolve().parent.parent / "notes"
 
@@ -125,6 +127,27 @@ def find(key, notes=NOTES):
         raise LookupError(f"chapter {key!r} is ambiguous: it could be "
                           + ", ".join(c.name for c in hits))
     raise LookupError(f"no chapter {key!r}; the chapters are: {known}")
+
+
+def code(function):
+    """The source of ``function`` as it runs, its docstring left out.
+
+    The chapters print the layers with it, so that the code on the page
+    is the code in the package: a doctest of ``print(code(layers.relu))``
+    fails as soon as the two differ.
+
+    >>> from aplnet import layers
+    >>> print(code(layers.relu))
+    def relu(z):
+        return np.maximum(0, checks.values(z, "z", "relu"))
+    """
+    lines, _ = inspect.getsourcelines(function)
+    lines = textwrap.dedent("".join(lines)).splitlines()
+    body = ast.parse("\n".join(lines)).body[0].body
+    if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)):
+        lines = lines[:body[0].lineno - 1] + lines[body[0].end_lineno:]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ import tifffile
 from PIL import Image, ImageSequence
 from scipy import ndimage
 
-from .apl import DomainError, LengthError, RankError, _array, _fits
+from .apl import DomainError, LengthError, RankError, as_array
+from .checks import fits
 from .intensity import Normalization
 from .masks import describe_kinds, mask_targets
 
@@ -222,7 +223,7 @@ def synthetic_cells(n, size=128, seed=0):
             raise TypeError(f"synthetic_cells: {name} must be an integer; got {value!r}")
         if value < low:
             raise DomainError(f"synthetic_cells: {name} must be at least {low}; got {value}")
-    _fits((n, size, size, 1), np.float32, "synthetic_cells", f"{n} images of {size}x{size}")
+    fits((n, size, size, 1), np.float32, "synthetic_cells", f"{n} images of {size}x{size}")
     pairs = [_one_cell_image(np.random.default_rng([seed, i]), size) for i in range(n)]
     images = np.stack([p[0] for p in pairs]) if pairs else np.zeros((0, size, size, 1), np.float32)
     masks = np.stack([p[1] for p in pairs]) if pairs else np.zeros((0, size, size), np.uint8)
@@ -583,7 +584,7 @@ def label_components(mask):
     >>> count
     3
     """
-    mask = _array(mask, "mask", "label_components")
+    mask = as_array(mask, "mask", "label_components")
     if mask.dtype.kind not in "biuf":
         raise TypeError(f"label_components: mask must hold real numbers; got dtype {mask.dtype}")
     fg = mask > 0
@@ -750,7 +751,7 @@ def elastic_field(rng, shape, sigma=10.0, grid=3):
                         f"got {shape!r}") from None
     if min(h, w) < 1:
         raise DomainError(f"elastic_field: shape must be positive; got {shape!r}")
-    _fits((2, h, w), np.float64, "elastic_field", "the field")
+    fits((2, h, w), np.float64, "elastic_field", "the field")
     _real_number(sigma, "sigma", "elastic_field", least=0)
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 1:
         raise DomainError(f"elastic_field: grid must be a positive integer; got {grid!r}")
@@ -774,7 +775,7 @@ def _real_number(value, name, func, least):
 
 def _planes(a, name, func):
     """``a`` as a real array with at least two (non-empty) leading axes, H and W."""
-    a = _array(a, name, func)
+    a = as_array(a, name, func)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{func}: {name} must hold real numbers; got dtype={a.dtype}")
     if a.ndim < 2 or min(a.shape[:2]) < 1:
@@ -785,7 +786,7 @@ def _planes(a, name, func):
 
 def _labels_array(mask, func):
     """``mask`` as an array of integer (or boolean) labels, or a TypeError naming ``func``."""
-    mask = _array(mask, "mask", func)
+    mask = as_array(mask, "mask", func)
     if mask.dtype.kind not in "biu":
         raise TypeError(f"{func}: mask must hold integer labels; got dtype {mask.dtype}")
     return mask
@@ -800,7 +801,7 @@ def warp(a, field, order=1):
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in (0, 1):
         raise DomainError(f"warp: order must be 0 (nearest) or 1 (bilinear); got {order!r}")
     a = _planes(a, "a", "warp")
-    field = _array(field, "field", "warp")
+    field = as_array(field, "field", "warp")
     h, w = a.shape[:2]
     if field.shape != (2, h, w):
         raise LengthError(f"warp: field must have shape (2, H, W) = (2, {h}, {w}); got "

@@ -1,4 +1,16 @@
-"""Every layer of the notes, forward and backward, as APL-style array expressions.
+"""Every layer of the notes, forward and backward, as the APL expression that computes it.
+
+Each function is its docstring's APL line written with the combinators of
+:mod:`aplnet.apl`: the windows ``{⍵}⌺`` and the inner product ``+.×`` for
+the convolutions, ``⊖⌽`` and the dilated, zero-framed ``dz`` for their
+input gradient, ``∘.=`` for one-hot labels and for routing the pooling
+gradient to the first maximum, take ``↑`` and drop ``↓`` for the crop and
+its gradient, catenate ``,`` for the skip connection, and rank ``⍤3``
+where the APL lifts a function of one image over the frame. One call to
+:mod:`aplnet.checks` validates the arguments; a handful of lines follows.
+No loops, no blocks, no thresholds: this is the specification, read beside
+the notes; :mod:`aplnet.fast` computes the U-Net's layers faster, to the
+same numbers, and :mod:`aplnet.naive` computes them index by index.
 
 Images are channels-last cells ``(H, W, C)``; any leading axes are a frame
 (a batch) and every function maps over it, as APL's rank operator would.
@@ -16,31 +28,14 @@ or pick values (:func:`relu`, :func:`maxpool`, :func:`crop`,
 so that integer label maps stay integers. Complex and object arrays are
 refused with a TypeError everywhere; NaN and inf pass through as numpy
 passes them (the training loop is where they are caught).
-
-Every convolution in the module, forward or backward, is one contraction:
-the strided windows of a (padded) image, ``{⍵}⌺kh kw``, against a kernel,
-``+.×`` over ``(kh, kw, C)``: :func:`_correlate_valid`. It is computed a
-block of output rows at a time, so that the scratch copy stays a few MB
-and the matrix products run at BLAS speed: at stride 1 as ``kh`` products
-of kw-wide rows of the raveled image (:func:`_rows_product`), otherwise as
-im2col (:func:`_correlate_windows`); the weight gradient is the adjoint of
-the same blocks, and shares one zero-framed copy of ``dz`` with the input
-gradient (:func:`_conv_gradients`). A 3x3 stride-1 kernel with 128
-channels or more in and out, on an output of about 20x20 pixels or more,
-takes a faster road to the same numbers, Winograd's F(2×2, 3×3)
-(:mod:`aplnet.winograd`): 16 products per 2x2 output tile instead of 36.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from . import buffers, winograd
-from .apl import (DomainError, LengthError, RankError, _array, _fits, _ints, inner, outer,
-                  reduce, rot180, windows)
-from .checks import _channels_match, _image, _kernel, _real, _values
+from . import checks
+from .apl import catenate, drop, inner, outer, rank, reduce, rot180, take, transpose, windows
 
 __all__ = [
     "conv", "conv_backward", "relu", "relu_backward",
@@ -54,347 +49,81 @@ __all__ = [
 ]
 
 
-# ------------------------------------------------------------ validation
+# ---------------------------------------------------- the shared phrases
 
 
-def _bias(b, channels, func):
-    if b is None:
-        return None
-    b = _real(b, "b", func)
-    if b.shape != (channels,):
-        raise LengthError(f"{func}: b.shape must be (K,) = ({channels},), one "
-                          f"bias per output channel; got b.shape={b.shape}")
-    return b
+def _per_image(f):
+    """``f⍤3``: ``f`` applied to each image ``(H, W, C)`` of the frame."""
+    return rank(f, 3)
 
 
-def _count(n, name, func, least):
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{func}: {name} must be an integer; got {n!r}")
-    if n < least:
-        raise DomainError(f"{func}: {name} must be >= {least}; got {name}={n}")
-    return int(n)
+def _ravel_cells(a, r):
+    """``,⍤r⊢a``: each rank-``r`` cell raveled into a vector."""
+    return a.reshape(a.shape[:a.ndim - r] + (int(np.prod(a.shape[a.ndim - r:])),))
 
 
-def _same_shape(a, b, names, func):
-    if a.shape != b.shape:
-        raise LengthError(f"{func}: {names[0]}.shape must equal {names[1]}.shape; "
-                          f"got {names[0]}.shape={a.shape}, {names[1]}.shape={b.shape}")
+def _rows(a):
+    """``((×/¯1↓⍴a),¯1↑⍴a)⍴a``: the items of the last axis as the rows of a matrix."""
+    return a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
 
 
-def _fitting_sizes(n, k, stride):
-    """The two sizes nearest ``n`` for which ``(n - k)`` is a multiple of ``stride``."""
-    below = n - (n - k) % stride
-    return [s for s in (below, below + stride) if s >= k]
+def _windows(x, kh, kw, stride):
+    """``{⍵}⌺kh kw⍤3⊢x``, the shards trimmed: ``(…, Ho, Wo, kh, kw, C)``."""
+    return _per_image(lambda image: windows(image, (kh, kw), stride))(x)
 
 
-def _conv_out(func, x, w, stride, pad):
-    """``(Ho, Wo)``, each ``(n + 2·pad − k)/stride + 1``; refuse a kernel that does not fit or tile."""
-    out = []
-    for axis, n, k in (("H", x.shape[-3], w.shape[0]), ("W", x.shape[-2], w.shape[1])):
-        span = n + 2 * pad - k
-        if span < 0:
-            raise DomainError(f"{func}: the kernel is larger than the padded image: "
-                              f"{axis} + 2·pad = {n} + 2·{pad} = {n + 2 * pad} < {k}; "
-                              f"got w.shape={w.shape}, x.shape={x.shape}, pad={pad}")
-        if span % stride:
-            sizes = " or ".join(str(s - 2 * pad) for s in
-                                _fitting_sizes(n + 2 * pad, k, stride) if s > 2 * pad)
-            raise DomainError(f"{func}: stride={stride} leaves a non-integer output "
-                              f"size: ({axis} + 2·pad − k)/stride = ({n} + 2·{pad} − "
-                              f"{k})/{stride} = {span}/{stride}; {axis} = {sizes} "
-                              f"would work; got x.shape={x.shape}, w.shape={w.shape}")
-        out.append(span // stride + 1)
-    return tuple(out)
+def _framed(x, before, after):
+    """``(n+b+a)↑(-n+b)↑x`` on H and W of each image: zeros ``before`` and ``after``."""
+    def frame(image):
+        h, w = image.shape[:2]
+        return take(take(image, (-(h + before[0]), -(w + before[1]))),
+                    (h + before[0] + after[0], w + before[1] + after[1]))
+    return _per_image(frame)(x)
 
 
-def _frame(x):
-    """The leading axes of an image array, before ``(H, W, C)``."""
-    return x.shape[:-3]
+def _cut(x, top_left, hw):
+    """``hw↑top_left↓x`` on H and W of each image."""
+    return _per_image(lambda image: take(drop(image, top_left), hw))(x)
 
 
-def _padded_fits(x, pad, func):
-    """Refuse a ``pad`` whose padded copy of ``x`` memory cannot hold."""
-    h, w, c = x.shape[-3:]
-    _fits(_frame(x) + (h + 2 * pad, w + 2 * pad, c), x.dtype, func,
-          f"x padded by pad={pad}")
+def _swap_kh_w(n):
+    """``1 3 2 4 5⍉`` behind a frame of ``n`` axes: the axes (H, W, kh, kw, K) as (H, kh, W, kw, K)."""
+    return tuple(range(n)) + tuple(n + np.array([0, 2, 1, 3, 4]))
 
 
-# --------------------------------------------------- the shared contraction
+def _laid_out(blocks):
+    """Blocks ``(…, H, W, kh, kw, K)`` side by side: ``((H×kh),(W×kw),K)⍴1 3 2 4 5⍉blocks``."""
+    *frame, h, w, kh, kw, k = blocks.shape
+    return transpose(blocks, _swap_kh_w(len(frame))).reshape((*frame, h * kh, w * kw, k))
 
 
-def _pad_hw(x, before, after, spread=1):
-    """Zero-fill ``x`` in H and W: APL's overtake ``(n+b+a)↑(−n+b)↑x``.
-
-    ``spread`` puts ``spread − 1`` zeros between neighbouring pixels too
-    (a strided convolution's gradient, dilated back onto the input grid).
-    With nothing to add it is ``x`` itself, not a copy.
-    """
-    if before == after == (0, 0) and spread == 1:
-        return x
-    *frame, h, w, c = x.shape
-    out = buffers.zeros((*frame, before[0] + (h - 1) * spread + 1 + after[0],
-                         before[1] + (w - 1) * spread + 1 + after[1], c), x.dtype)
-    out[..., before[0]:out.shape[-3] - after[0]:spread,
-        before[1]:out.shape[-2] - after[1]:spread, :] = x
-    return out
+def _blocks(y, kh, kw):
+    """The ``kh×kw`` blocks of ``y``, the inverse of :func:`_laid_out`: ``1 3 2 4 5⍉(H,kh,W,kw,K)⍴y``."""
+    *frame, h, w, k = y.shape
+    return transpose(y.reshape((*frame, h // kh, kh, w // kw, kw, k)), _swap_kh_w(len(frame)))
 
 
-def _pair(stride):
-    return (stride, stride) if isinstance(stride, numbers.Integral) else tuple(stride)
+def _spread(dz, s):
+    """``dz`` with ``s−1`` zeros between its pixels: each pixel's block ``dz∘.×s s↑1``, laid out, ``(1−s)↓``."""
+    one = take(np.ones((1, 1), dz.dtype), (s, s))
+    blocks = np.moveaxis(outer(np.multiply, dz, one), -3, -1)        # (…, Ho, Wo, s, s, K)
+    return _cut(_laid_out(blocks), (0, 0), ((dz.shape[-3] - 1) * s + 1, (dz.shape[-2] - 1) * s + 1))
 
 
-def _windows_hw(xp, kh, kw, stride):
-    """The ``(kh, kw)`` windows of the H, W axes: ``{⍵}⌺kh kw`` with the shards trimmed.
-
-    A read-only strided view of shape ``(…, Ho, Wo, kh, kw, C)``, no copy;
-    ``stride`` is one step or an (H, W) pair.
-    """
-    lead = (1,) * len(_frame(xp))
-    view = windows(xp, lead + (kh, kw), lead + _pair(stride))
-    positions = view.shape[:len(lead) + 2]
-    return view.reshape(positions + (kh, kw, xp.shape[-1]))
-
-
-_BLOCK_BYTES = 4 << 20
-"""About how much of the windows the convolutions copy out at a time.
-
-Large enough for each matrix product to run at BLAS speed, small enough
-for the copy to stay in cache and for the scratch memory to stay a few MB
-(the whole im2col matrix of the U-Net's first level is 750 MB).
-"""
-
-_ROWS_LEAST_CHANNELS = 2
-"""Below this many channels a kernel row is too thin a product: use the windows."""
-
-_WINOGRAD_LEAST_CHANNELS = 128
-"""From this many channels in and out on, a 3x3 stride-1 correlation and
-both its gradients go through :mod:`aplnet.winograd`: 16 products per 2x2
-tile instead of 36, and transforms whose cost per pixel grows with C + K
-while the products' grows with C·K. The U-Net's training step at 572/64/5,
-timed with the threshold at 64, at 128 and at infinity in turn in one
-process, ran fastest with 128, with OpenBLAS's AVX2 kernels (64 about as
-fast) and with its AVX-512 ones (64 a fifth slower: the transforms of the
-first levels cost more than they save when the products are fast). With
-the AVX-512 kernels the 128-channel layers alone run faster by the direct
-road, but the step took the same time with the threshold at 256 (3.64 s,
-against 3.61 s at 128)."""
-
-_WINOGRAD_LEAST_TILES = 100
-"""...and this many 2x2 output tiles per image (an output of 20x20 has 100):
-on smaller images the kernel's transform (``16·C·K`` numbers, and as many
-again for the weight gradient's) costs more than the products save, and
-the weight gradient's products, summed over the tiles, are too short for
-BLAS. Timed layer by layer, both roads in turn in one process: with 512
-channels, 22x22 and 24x24 inputs ran a quarter faster forward and a fifth
-faster backward by Winograd, 16x16 and 18x18 broke even and 12x12 ran
-backward at half the speed; the U-Net's bottom layers at 572/64/5
-(32x32x512→1024, 30x30x1024→1024) ran 30–40% faster."""
-
-_TAPS_LEAST_CHANNELS = 256
-"""From this many channels of dz on, the input gradient takes one product per
-tap with ``w[a,b]`` transposed in place (:func:`_taps_product`): the products
-are deep enough for BLAS, and turning the whole kernel into ``(kw·K, C)``
-slabs would be a transposing copy as slow as the products themselves on the
-small images of the deep levels."""
-
-
-def _one_frame(x):
-    """``x`` with its frame raveled into one leading axis: ``(F, H, W, C)``."""
-    return x.reshape((-1,) + x.shape[-3:])
-
-
-def _raveled(xp):
-    """The pixels of ``xp`` as the rows of an ``(F·H·W, C)`` matrix: ``((×/¯1↓⍴x),¯1↑⍴x)⍴x``."""
-    return np.ascontiguousarray(xp).reshape(-1, xp.shape[-1])
-
-
-def _kernel_rows(flat, kw):
-    """The kw-wide rows ``{,⍵}⌺kw`` of raveled pixels: ``(N − kw + 1, kw·C)``, a strided view.
-
-    Raveling H and W, pixel ``(i + a, j + b)`` is row ``(i·W + j) + a·W + b``
-    of the image: so row ``a`` of the window at ``(i, j)`` is kw consecutive
-    rows, i.e. row ``i·W + j + a·W`` of the kw-wide rows. Consecutive rows
-    overlap.
-    """
-    wide = windows(flat, (kw,))
-    return wide.reshape(wide.shape[0], -1)
-
-
-def _rows_per_block(halo, width, itemsize):
-    """Rows per block of the kw-wide rows: ``_BLOCK_BYTES`` of ``width`` items,
-    and at least four halos, so the halo rows copied again with each block
-    stay a small part of the copy."""
-    return max(1, _BLOCK_BYTES // (width * itemsize), 4 * halo)
-
-
-def _rows_block(wide, start, length, buf):
-    """Rows ``start:start+length`` of the kw-wide rows, as a matrix BLAS can take.
-
-    A one-column kernel's rows do not overlap: they are the image's own
-    contiguous rows, used in place. Otherwise they are copied into ``buf``.
-    """
-    rows = wide[start:start + length]
-    if rows.flags.c_contiguous and rows.dtype == buf.dtype:
-        return rows
-    block = buf[:length]
-    np.copyto(block, rows)
-    return block
-
-
-def _correlate_valid(xp, w, stride):
-    """Valid cross-correlation ``(,⍤3⊢{⍵}⌺kh kw⊢xp)+.×(kh×kw×C) K⍴w``.
-
-    The hot path of every convolution here, forward and input gradient.
-    Stride 1: :func:`_correlate_rows` (kh products of kw-wide rows per
-    block of the image), or :func:`aplnet.winograd.correlate` for a wide
-    3x3 kernel on a large enough image (:func:`_by_winograd`); other
-    strides, or a single channel: :func:`_correlate_windows` (im2col, a
-    block of windows at a time). The result has ``np.result_type(xp, w)``:
-    float32 in, float32 out.
-    """
-    if _pair(stride) == (1, 1) and xp.size and _by_winograd(xp, w):
-        return winograd.correlate(xp, w)
-    if _pair(stride) == (1, 1) and w.shape[2] >= _ROWS_LEAST_CHANNELS and xp.size:
-        return _correlate_rows(xp, w)
-    return _correlate_windows(xp, w, stride)
-
-
-def _by_winograd(xp, w):
-    """Whether a stride-1 correlation of ``xp`` with ``w`` goes through :mod:`aplnet.winograd`."""
-    dtype = np.result_type(xp, w)
-    tiles = -(-(xp.shape[-3] - 2) // 2) * -(-(xp.shape[-2] - 2) // 2)
-    return (w.shape[:2] == (3, 3) and min(w.shape[2:]) >= _WINOGRAD_LEAST_CHANNELS
-            and tiles >= _WINOGRAD_LEAST_TILES and dtype.kind == "f" and dtype.itemsize >= 4)
-
-
-def _correlate_rows(xp, w):
-    """Stride-1 valid correlation: :func:`_rows_product` over the raveled image.
-
-    Rows are computed at the full width W and for every image row; as each
-    block of whole image rows comes out, its first ``Wo`` columns are kept
-    (the others' windows wrap past the right edge), and at the end the rows
-    past ``Ho`` (whose windows run into the next image) are cut off.
-    """
+def _correlate(xp, w, stride):
+    """Valid correlation ``(,⍤3⊢{⍵}⌺kh kw⍤3⊢xp)+.×((×/3↑⍴w),¯1↑⍴w)⍴w``."""
     kh, kw, c, k = w.shape
-    f, h, width, _ = _one_frame(xp).shape
-    wo = width - kw + 1
-    z = np.empty((f * h, wo, k), np.result_type(xp, w))
-    count = f * h * width - (kh - 1) * width - (kw - 1)   # rows whose windows lie inside
-    for r0, block in _rows_product(_raveled(xp), w, width, count, z.dtype, whole_rows=True):
-        g0, (rows, rest) = r0 // width, divmod(block.shape[0], width)
-        z[g0:g0 + rows] = block[:rows * width].reshape(rows, width, k)[:, :wo]
-        if rest:                                          # the last row, cut at Wo
-            z[g0 + rows, :rest] = block[rows * width:]
-    return z.reshape(f, h, wo, k)[:, :h - kh + 1].reshape(
-        xp.shape[:-3] + (h - kh + 1, wo, k))
+    return inner(np.add, np.multiply, _ravel_cells(_windows(xp, kh, kw, stride), 3),
+                 w.reshape(kh * kw * c, k))
 
 
-def _rows_product(flat, w, width, count, dtype, whole_rows=False, out=None):
-    """``z[r] = Σ_a wide[r + a·width] +.× w[a]`` for ``r < count``, a block of rows at a time.
-
-    ``wide`` are the kw-wide rows of ``flat`` (see :func:`_kernel_rows`),
-    ``w[a]`` a ``(kw·C, K)`` matrix. For each block the kw-wide rows (and
-    the ``(kh − 1)·width`` rows below it that the lower kernel rows read)
-    are copied into a scratch buffer, then ``kh`` products with ``out=`` a
-    scratch block of ``z``, the later ones added in while it is in cache.
-    Yields ``(r0, block)``, the block of ``z`` starting at row ``r0`` (the
-    scratch: use it before the next), or, given ``out`` (``(count, K)``),
-    computes each block straight into it; ``whole_rows`` starts every block
-    on a multiple of ``width``.
-    """
-    kh, kw, c, k = w.shape
-    wide = _kernel_rows(flat, kw)
-    halo = (kh - 1) * width
-    taps = w.astype(dtype, copy=False).reshape(kh, kw * c, k)
-    step = _rows_per_block(halo, kw * c, dtype.itemsize)
-    if whole_rows:
-        step = max(width, step - step % width)
-    step = min(step, count)
-    buf = buffers.empty((step + halo, kw * c), dtype)
-    scratch, part = buffers.empty((step, k), dtype), buffers.empty((step, k), dtype)
-    for r0 in range(0, count, step):
-        n = min(step, count - r0)
-        acc = scratch[:n] if out is None else out[r0:r0 + n]
-        block = _rows_block(wide, r0, n + halo, buf)
-        np.matmul(block[:n], taps[0], out=acc)
-        for a in range(1, kh):
-            np.matmul(block[a * width:a * width + n], taps[a], out=part[:n])
-            acc += part[:n]
-        yield r0, acc
-
-
-def _window_blocks(frames, rows, per_block):
-    """``(f0, f1, r0, r1)`` pieces of a frames × rows grid, about ``per_block`` rows each.
-
-    Each piece is a run of whole images, or a run of rows of one image, so
-    that it is one contiguous stretch of a row-major ``(F, rows, …)`` array.
-    """
-    if per_block >= rows:
-        step = per_block // rows
-        for f0 in range(0, frames, step):
-            yield f0, min(frames, f0 + step), 0, rows
-    else:
-        for f in range(frames):
-            for r0 in range(0, rows, per_block):
-                yield f, f + 1, r0, min(rows, r0 + per_block)
-
-
-def _windows_in_blocks(xp, kh, kw, stride, dtype):
-    """The im2col matrix of ``xp`` a block at a time: ``(start, stop, cols)`` triples.
-
-    ``cols`` is the ``(stop − start, kh·kw·C)`` matrix of the windows at the
-    raveled output positions ``start:stop`` (frame, then Ho, then Wo),
-    copied into one reused scratch buffer of about ``_BLOCK_BYTES``.
-    """
-    win = _windows_hw(_one_frame(xp), kh, kw, stride)       # (F, Ho, Wo, kh, kw, C)
-    f, ho, wo = win.shape[:3]
-    width = kh * kw * xp.shape[-1]
-    per_block = max(1, _BLOCK_BYTES // (wo * width * dtype.itemsize))
-    buf = buffers.empty(min(per_block, f * ho) * wo * width, dtype)
-    for f0, f1, r0, r1 in _window_blocks(f, ho, per_block):
-        src = win[f0:f1, r0:r1]
-        block = buf[:src.size].reshape(src.shape)
-        if xp.shape[-1] == 1:
-            # One channel: tap by tap, each copy is one strided run per output row, Wo long,
-            # where the whole window copy would step kw numbers at a time (3x slower).
-            for a in range(kh):
-                for b in range(kw):
-                    np.copyto(block[..., a, b, :], src[..., a, b, :])
-        else:
-            np.copyto(block, src)
-        start = (f0 * ho + r0) * wo
-        yield start, start + block.size // width, block.reshape(-1, width)
-
-
-def _correlate_windows(xp, w, stride):
-    """Valid correlation, any stride: each block of raveled windows ``+.×`` the kernel matrix.
-
-    The windows of a block of output rows are copied out (im2col, a block at
-    a time, so the scratch stays about ``_BLOCK_BYTES``) and multiplied with
-    ``w`` as a ``(kh·kw·C, K)`` matrix straight into the result.
-    """
-    kh, kw, c, k = w.shape
-    dtype = np.result_type(xp, w)
-    sh, sw = _pair(stride)
-    ho, wo = (xp.shape[-3] - kh) // sh + 1, (xp.shape[-2] - kw) // sw + 1
-    z = np.empty(xp.shape[:-3] + (ho, wo, k), dtype)
-    if z.size == 0:
-        return z
-    rows = z.reshape(-1, k)
-    taps = w.astype(dtype, copy=False).reshape(kh * kw * c, k)
-    for start, stop, cols in _windows_in_blocks(xp, kh, kw, stride, dtype):
-        np.matmul(cols, taps, out=rows[start:stop])
-    return z
-
-
-def _add_bias(z, b):
-    """``z + b`` over the last axis, in place when the dtype allows."""
-    if b is None:
-        return z
-    if np.result_type(z, b) == z.dtype:
-        z += b
-        return z
-    return z + b
+def _correlate_adjoint(dz, w, stride, hw):
+    """The input gradient of :func:`_correlate` for an input of ``hw``: the full correlation of
+    the dilated ``dz`` with ``⊖⌽w``, channels swapped; rows and columns no window read get 0."""
+    kh, kw = w.shape[:2]
+    framed = _framed(_spread(dz, stride), (kh - 1, kw - 1), (kh - 1, kw - 1))
+    covered = _correlate(framed, transpose(rot180(w), (0, 1, 3, 2)), 1)
+    return _per_image(lambda image: take(image, hw))(covered)
 
 
 # ------------------------------------------------------------ convolution
@@ -455,15 +184,9 @@ def conv(x, w, b=None, stride=1, pad=0):
     array([[10.,  8.],
            [24., 14.]])
     """
-    x, w = _image(x, "x", "conv"), _kernel(w, "w", "conv")
-    _channels_match(x, w, "conv")
-    b = _bias(b, w.shape[3], "conv")
-    stride = _count(stride, "stride", "conv", 1)
-    pad = _count(pad, "pad", "conv", 0)
-    _conv_out("conv", x, w, stride, pad)
-    _padded_fits(x, pad, "conv")
-    xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
-    return _add_bias(_correlate_valid(xp, w, stride), b)
+    x, w, b, stride, pad = checks.conv_args(x, w, b, stride, pad, "conv")
+    z = _correlate(_framed(x, (pad, pad), (pad, pad)), w, stride)
+    return z if b is None else z + b
 
 
 def conv_backward(dz, x, w, stride=1, pad=0):
@@ -526,131 +249,13 @@ def conv_backward(dz, x, w, stride=1, pad=0):
     >>> print(db)
     [1.]
     """
-    x, w = _image(x, "x", "conv_backward"), _kernel(w, "w", "conv_backward")
-    dz = _image(dz, "dz", "conv_backward")
-    _channels_match(x, w, "conv_backward")
-    stride = _count(stride, "stride", "conv_backward", 1)
-    pad = _count(pad, "pad", "conv_backward", 0)
-    kh, kw, _, k = w.shape
-    want = _frame(x) + _conv_out("conv_backward", x, w, stride, pad) + (k,)
-    if dz.shape != want:
-        raise LengthError(f"conv_backward: dz.shape must be the shape of "
-                          f"conv(x, w) = {want}; got dz.shape={dz.shape}")
-    _padded_fits(x, pad, "conv_backward")
-    xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
-    dxp, dw = _conv_gradients(xp, dz, w, stride)
-    dx = dxp[..., pad:pad + x.shape[-3], pad:pad + x.shape[-2], :]
-    db = dz.reshape(-1, k).sum(axis=0)
-    return dx, dw, db
-
-
-def _conv_gradients(xp, dz, w, stride):
-    """``(dxp, dw)`` of the valid correlation of ``xp`` with ``w``: the two contractions of dz.
-
-    ``dxp`` is the full correlation of ``dz`` (dilated by the stride) with
-    ``⊖⌽w``, its channel axes swapped; ``dw`` is :func:`_weight_gradient`.
-    At stride 1 both read one array: ``dz`` framed in zeros, ``kh − 1``
-    rows above and below and ``kw − 1`` columns on the left, each row as
-    wide as ``xp``'s, so that raveled it serves :func:`_rows_product` as the
-    padded image of ``dx`` (a right edge wraps into the next row's zeros)
-    and, shifted by ``(kh − 1)·W + kw − 1`` rows, lines ``dz`` up with the
-    raveled ``xp`` for :func:`_weight_gradient_rows` (the wrapped columns
-    and the rows past ``Ho`` read zeros). A 3x3 kernel with many channels
-    on a large enough image (:func:`_by_winograd`) takes both from
-    :mod:`aplnet.winograd` instead; at a stride above 1, ``dxp`` (a stride-1
-    correlation of the dilated ``dz``) can take that road too.
-    """
-    kh, kw, c, k = w.shape
-    if _pair(stride) == (1, 1) and dz.size and _by_winograd(xp, w):
-        return winograd.input_gradient(dz, w), winograd.weight_gradient(xp, dz)
-    back = rot180(w).swapaxes(2, 3)
-    if _pair(stride) != (1, 1) or k < _ROWS_LEAST_CHANNELS or dz.size == 0:
-        spread = _pad_hw(dz, (kh - 1, kw - 1), (kh - 1, kw - 1), stride)
-        return _correlate_valid(spread, back, 1), _weight_gradient(xp, dz, kh, kw, stride)
-    f, h, width, _ = _one_frame(xp).shape
-    pixels, head = f * h * width, (kh - 1) * width
-    framed = buffers.zeros(((f * h + kh - 1) * width + kw - 1, k), dz.dtype)
-    framed[head:head + pixels].reshape(f, h, width, k)[:, :dz.shape[-3], kw - 1:] = _one_frame(dz)
-    dxp = np.empty((pixels, c), np.result_type(dz, w))
-    if k >= _TAPS_LEAST_CHANNELS:
-        _taps_product(framed, back, width, dxp)
-    else:
-        for _ in _rows_product(framed, back, width, pixels, dxp.dtype, out=dxp):
-            pass                                          # each block lands in dxp
-    if c >= _ROWS_LEAST_CHANNELS:
-        grads = framed[head + kw - 1:head + kw - 1 + pixels]
-        dw = _weight_gradient_rows(xp, grads, kh, kw, np.result_type(xp, dz))
-    else:
-        dw = _weight_gradient(xp, dz, kh, kw, stride)
-    return dxp.reshape(xp.shape[:-1] + (c,)), dw
-
-
-def _taps_product(flat, w, width, out):
-    """``out[r] = Σ_ab flat[r + a·width + b] +.× w[a,b]``: one product per tap, no copy.
-
-    The sum of ``kh·kw`` shifted products: each tap reads a contiguous run
-    of rows of ``flat`` in place, and ``w[a,b]`` is taken as it is (a
-    transposed view is fine: BLAS reads it either way). A block of rows at
-    a time, the later taps added in while the block is in cache.
-    """
-    kh, kw, _, k = w.shape
-    count, dtype = out.shape[0], out.dtype
-    taps = w.astype(dtype, copy=False)
-    step = min(count, max(1, _BLOCK_BYTES // (k * dtype.itemsize)))
-    part = buffers.empty((step, k), dtype)
-    for r0 in range(0, count, step):
-        n = min(step, count - r0)
-        acc = out[r0:r0 + n]
-        for a in range(kh):
-            for b in range(kw):
-                rows = flat[r0 + a * width + b:r0 + a * width + b + n]
-                if a == b == 0:
-                    np.matmul(rows, taps[a, b], out=acc)
-                else:
-                    np.matmul(rows, taps[a, b], out=part[:n])
-                    acc += part[:n]
-    return out
-
-
-def _weight_gradient(xp, dz, kh, kw, stride):
-    """``dw[a,b,c,k] = Σ_ij dz[i,j,k] × xp[i·s+a, j·s+b, c]``: windows ``+.×`` dz.
-
-    ``(⍉cols)+.×dz`` summed over blocks of output positions, the same
-    blocks of windows as :func:`_correlate_windows` copies.
-    """
-    dtype = np.result_type(xp, dz)
-    c, k = xp.shape[-1], dz.shape[-1]
-    dw = np.zeros((kh * kw * c, k), dtype)
-    if dz.size and xp.size:
-        grads = dz.reshape(-1, k)
-        for start, stop, cols in _windows_in_blocks(xp, kh, kw, stride, dtype):
-            dw += cols.T @ grads[start:stop]
-    return dw.reshape(kh, kw, c, k)
-
-
-def _weight_gradient_rows(xp, grads, kh, kw, dtype):
-    """Stride-1 ``dw``: ``dw[a] = Σ_r ⍉wide[r + a·W] +.× grads[r]``, the adjoint of :func:`_rows_product`.
-
-    ``grads`` is ``dz`` laid on the input's raveled pixel grid (zeros where
-    no output pixel is: the wrapped columns and the rows past ``Ho``), see
-    :func:`_conv_gradients`. The same blocks of kw-wide rows are copied as
-    in the forward pass, and each kernel row's ``(kw·C, K)`` slab of ``dw``
-    takes one product per block.
-    """
-    f, h, width, c = _one_frame(xp).shape
-    k = grads.shape[-1]
-    wide = _kernel_rows(_raveled(xp), kw)
-    halo = (kh - 1) * width
-    count = wide.shape[0] - halo
-    dw = np.zeros((kh, kw * c, k), dtype)
-    step = _rows_per_block(halo, kw * c, dtype.itemsize)
-    buf = buffers.empty((min(step, count) + halo, kw * c), dtype)
-    for r0 in range(0, count, step):
-        n = min(step, count - r0)
-        block = _rows_block(wide, r0, n + halo, buf)
-        for a in range(kh):
-            dw[a] += block[a * width:a * width + n].T @ grads[r0:r0 + n]
-    return dw.reshape(kh, kw, c, k)
+    dz, x, w, stride, pad = checks.conv_backward_args(dz, x, w, stride, pad, "conv_backward")
+    kh, kw = w.shape[:2]
+    xp = _framed(x, (pad, pad), (pad, pad))
+    v = _rows(_ravel_cells(_windows(xp, kh, kw, stride), 3))
+    dw = inner(np.add, np.multiply, transpose(v), _rows(dz)).reshape(w.shape)
+    dxp = _correlate_adjoint(dz, w, stride, xp.shape[-3:-1])
+    return _cut(dxp, (pad, pad), x.shape[-3:-1]), dw, reduce(np.add, _rows(dz), axis=0)
 
 
 # ------------------------------------------------------------------ ReLU
@@ -666,7 +271,7 @@ def relu(z):
     >>> relu(np.array([-2, 0, 3]))
     array([0, 0, 3])
     """
-    return np.maximum(_values(z, "z", "relu"), 0)
+    return np.maximum(0, checks.values(z, "z", "relu"))
 
 
 def relu_backward(dy, z):
@@ -679,28 +284,12 @@ def relu_backward(dy, z):
     >>> relu_backward(np.array([5., 5., 5.]), np.array([-1., 0., 2.]))
     array([0., 0., 5.])
     """
-    dy, z = _real(dy, "dy", "relu_backward"), _values(z, "z", "relu_backward")
-    _same_shape(dy, z, ("dy", "z"), "relu_backward")
+    dy, z = checks.real(dy, "dy", "relu_backward"), checks.values(z, "z", "relu_backward")
+    checks.same_shape(dy, z, ("dy", "z"), "relu_backward")
     return dy * (z > 0)
 
 
 # --------------------------------------------------------------- max pool
-
-
-def _pool_sizes(x, size, stride, func):
-    size = _count(size, "size", func, 1)
-    stride = _count(stride, "stride", func, 1)
-    h, w = x.shape[-3], x.shape[-2]
-    if size > h or size > w:
-        raise DomainError(f"{func}: size={size} is larger than the image's "
-                          f"(H, W)=({h}, {w}); x.shape={x.shape}")
-    return size, stride
-
-
-def _pooled_shape(x, size, stride):
-    """``(…, Ho, Wo, C)`` of :func:`maxpool`: ``Ho = (H − size)//stride + 1``."""
-    h, w, c = x.shape[-3:]
-    return _frame(x) + ((h - size) // stride + 1, (w - size) // stride + 1, c)
 
 
 def maxpool(x, size=2, stride=2):
@@ -736,26 +325,8 @@ def maxpool(x, size=2, stride=2):
     array([[4, 5],
            [7, 2]])
     """
-    x = _image(x, "x", "maxpool", exact=True)
-    size, stride = _pool_sizes(x, size, stride, "maxpool")
-    if x.size == 0:                      # an empty batch: no windows to read
-        return np.zeros(_pooled_shape(x, size, stride), x.dtype)
-    return _window_max(_windows_hw(x, size, size, stride))
-
-
-def _window_max(win):
-    """``⌈/,`` of each window of ``win``, ``(…, Ho, Wo, s, s, C)`` → ``(…, Ho, Wo, C)``.
-
-    Folded one window offset at a time (``s·s`` passes over a plane of
-    contiguous channel rows), rather than reducing the short, strided
-    window axes.
-    """
-    top = win[..., 0, 0, :].copy()
-    for a in range(win.shape[-3]):
-        for b in range(win.shape[-2]):
-            if a or b:
-                np.maximum(top, win[..., a, b, :], out=top)
-    return top
+    x, size, stride = checks.pool_args(x, size, stride, "maxpool")
+    return reduce(np.maximum, reduce(np.maximum, _windows(x, size, size, stride), axis=-3), axis=-2)
 
 
 def maxpool_backward(dy, x, size=2, stride=2):
@@ -768,7 +339,13 @@ def maxpool_backward(dy, x, size=2, stride=2):
     Oracle  naive.maxpool_backward
 
     (the APL line is the 2x2, stride 2 case; ``⍳`` finds the first
-    maximum.) Ties are the rule in small windows, so they are defined: the first
+    maximum.) For any size and stride the routed values ``r`` go back onto
+    the image by the windows' adjoint: the windows are the correlation
+    with the identity kernel ``∘.=⍨⍳s×s×C``, so ``r`` is laid back by that
+    correlation's input gradient, which adds where windows overlap and is
+    the APL's transpose and reshape when they tile. (A NaN or inf in
+    ``dy`` reaches the whole window there, through the zeros of the
+    identity; :mod:`aplnet.fast` sends it to the maximum alone.) Ties are the rule in small windows, so they are defined: the first
     maximum in row-major order takes the whole gradient (PyTorch's rule).
     Overlapping windows (``stride < size``) add their gradients.
 
@@ -789,40 +366,15 @@ def maxpool_backward(dy, x, size=2, stride=2):
     array([[ 0., 10.],
            [ 0.,  0.]])
     """
-    x = _image(x, "x", "maxpool_backward")
-    dy = _image(dy, "dy", "maxpool_backward")
-    size, stride = _pool_sizes(x, size, stride, "maxpool_backward")
-    want = _pooled_shape(x, size, stride)
-    if dy.shape != want:
-        raise LengthError(f"maxpool_backward: dy.shape must be the shape of "
-                          f"maxpool(x) = {want}; got dy.shape={dy.shape}")
-    if x.size == 0:                      # an empty batch: nothing to route
-        return np.zeros(x.shape, dy.dtype)
-    win = _windows_hw(x, size, size, stride)
-    return _route_to_first_max(dy, win, x.shape, stride)
-
-
-def _route_to_first_max(dy, win, shape, stride):
-    """``dy`` sent to the first maximum of each window of ``win``, ``(…, Ho, Wo, s, s, C)``.
-
-    The window offsets ``(a, b)`` are visited in row-major order; each takes
-    the windows whose maximum it holds and that no earlier offset took
-    (``hit←(v=⌈/w)∧~taken``), so a tie goes to the first. One pass over a
-    plane per offset, no ``(s·s)``-fold mask; overlapping windows add.
-    """
-    *_, ho, wo, size, _, _ = win.shape
-    top = _window_max(win)
-    taken = buffers.zeros(top.shape, bool)
-    hit = buffers.empty(top.shape, bool)
-    dx = np.zeros(shape, dy.dtype)
-    for a in range(size):
-        for b in range(size):
-            np.equal(win[..., a, b, :], top, out=hit)
-            np.greater(hit, taken, out=hit)                  # hit ∧ ~taken
-            taken |= hit
-            plane = dx[..., a:a + (ho - 1) * stride + 1:stride, b:b + (wo - 1) * stride + 1:stride, :]
-            np.add(plane, dy * hit, out=plane)               # 0 + (−0) is +0 where not hit
-    return dx
+    dy, x, size, stride = checks.pool_backward_args(dy, x, size, stride, "maxpool_backward")
+    c = x.shape[-1]
+    m = _ravel_cells(np.moveaxis(_windows(x, size, size, stride), -1, -3), 2)  # (…, Ho, Wo, C, s·s)
+    first = np.argmax(m == reduce(np.maximum, m)[..., None], axis=-1)       # {⍵⍳⌈/⍵}⍤1
+    routed = outer(np.equal, first, np.arange(size * size)) * dy[..., None]
+    picks = _ravel_cells(np.moveaxis(routed, -2, -1), 2)                     # (…, Ho, Wo, s·s·C)
+    identity = outer(np.equal, np.arange(size * size * c), np.arange(size * size * c))
+    return _correlate_adjoint(picks, identity.reshape(size, size, c, -1).astype(dy.dtype),
+                              stride, x.shape[-3:-1])
 
 
 # ---------------------------------------------------------------- up-conv
@@ -837,11 +389,7 @@ def upconv(x, w, b=None):
 
     (the APL line is the 2x2 case.) Each input pixel paints a ``kh×kw``
     block of the output, its channel vector ``+.×`` the kernel; the blocks do
-    not overlap, so laying them out is a transpose and a reshape. That is
-    done a block of image rows at a time (about ``_BLOCK_BYTES`` of
-    product): each block's product goes to scratch and is laid into the
-    output while still in cache, instead of the whole product being made
-    and then copied (the U-Net's top up-convolution ran a quarter faster).
+    not overlap, so laying them out is a transpose and a reshape.
 
     Parameters
     ----------
@@ -871,25 +419,9 @@ def upconv(x, w, b=None):
     array([[1., 2., 2., 4.],
            [3., 4., 6., 8.]])
     """
-    x, w = _image(x, "x", "upconv"), _kernel(w, "w", "upconv")
-    _channels_match(x, w, "upconv")
-    b = _bias(b, w.shape[3], "upconv")
-    kh, kw, c, k = w.shape
-    *frame, h, wd, _ = x.shape
-    if x.size == 0:                      # an empty batch or image (no rows to block): empty
-        return _add_bias(np.zeros((*frame, h * kh, wd * kw, k), np.result_type(x, w)), b)
-    frames = _one_frame(x)
-    f = frames.shape[0]
-    y = np.empty((f, h, kh, wd, kw, k), np.result_type(x, w))      # (F, H, kh, W, kw, K)
-    taps = np.moveaxis(w, 2, 0).reshape(c, kh * kw * k).astype(y.dtype, copy=False)
-    per_pixel = kh * kw * k
-    per_block = max(1, _BLOCK_BYTES // (wd * per_pixel * y.itemsize))    # image rows
-    buf = buffers.empty(min(per_block, f * h) * wd * per_pixel, y.dtype)
-    for f0, f1, r0, r1 in _window_blocks(f, h, per_block):
-        pixels = frames[f0:f1, r0:r1].reshape(-1, c)
-        block = np.matmul(pixels, taps, out=buf[:pixels.shape[0] * per_pixel].reshape(-1, per_pixel))
-        y[f0:f1, r0:r1] = block.reshape(f1 - f0, r1 - r0, wd, kh, kw, k).swapaxes(2, 3)
-    return _add_bias(y.reshape(*frame, h * kh, wd * kw, k), b)
+    x, w, b = checks.upconv_args(x, w, b, "upconv")
+    y = _laid_out(inner(np.add, np.multiply, x, transpose(w, (1, 2, 0, 3))))
+    return y if b is None else y + b
 
 
 def upconv_backward(dy, x, w):
@@ -939,44 +471,15 @@ def upconv_backward(dy, x, w):
     >>> print(db)
     [8.]
     """
-    x, w = _image(x, "x", "upconv_backward"), _kernel(w, "w", "upconv_backward")
-    dy = _image(dy, "dy", "upconv_backward")
-    _channels_match(x, w, "upconv_backward")
+    dy, x, w = checks.upconv_backward_args(dy, x, w, "upconv_backward")
     kh, kw, c, k = w.shape
-    want = _frame(x) + (x.shape[-3] * kh, x.shape[-2] * kw, k)
-    if dy.shape != want:
-        raise LengthError(f"upconv_backward: dy.shape must be the shape of "
-                          f"upconv(x, w) = {want}; got dy.shape={dy.shape}")
-    if x.size == 0:                      # an empty batch (or image): zero gradients
-        dtype = np.result_type(dy, w)
-        return np.zeros(x.shape, dtype), np.zeros(w.shape, dtype), np.zeros(k, dtype)
-    blocks = _windows_hw(dy, kh, kw, (kh, kw)).reshape(-1, kh * kw * k)   # one copy, used twice
-    dx = inner(np.add, np.multiply, blocks, w.swapaxes(2, 3).reshape(kh * kw * k, c))
-    dw = inner(np.add, np.multiply, x.reshape(-1, c).T, blocks)
-    return (dx.reshape(x.shape[:-1] + (c,)), np.moveaxis(dw.reshape(c, kh, kw, k), 0, 2),
-            dy.reshape(-1, k).sum(axis=0))
+    v = _ravel_cells(_blocks(dy, kh, kw), 3)                                # (…, H, W, kh·kw·K)
+    dx = inner(np.add, np.multiply, v, transpose(w, (0, 1, 3, 2)).reshape(kh * kw * k, c))
+    dw = inner(np.add, np.multiply, transpose(_rows(x)), _rows(v)).reshape(c, kh, kw, k)
+    return dx, transpose(dw, (2, 0, 1, 3)), reduce(np.add, _rows(dy), axis=0)
 
 
 # --------------------------------------------------------- copy and crop
-
-
-def _hw(hw, func):
-    """``hw`` as two positive ints."""
-    try:
-        pair = tuple(hw)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(n, numbers.Integral) and not
-                                 isinstance(n, (bool, np.bool_)) for n in pair):
-        raise TypeError(f"{func}: hw must be two integers (h, w); got hw={hw!r}")
-    if min(pair) < 1:
-        raise DomainError(f"{func}: hw must be positive; got hw={pair}")
-    return int(pair[0]), int(pair[1])
-
-
-def _margins(big, small):
-    """The (top, left) offset of a centred ``small`` inside ``big``: ``⌊(big−small)÷2``."""
-    return (big[0] - small[0]) // 2, (big[1] - small[1]) // 2
 
 
 def crop(x, hw):
@@ -1015,13 +518,8 @@ def crop(x, hw):
     array([[ 4,  5,  6],
            [ 8,  9, 10]])
     """
-    x = _image(x, "x", "crop", exact=True)
-    h, w = _hw(hw, "crop")
-    if h > x.shape[-3] or w > x.shape[-2]:
-        raise DomainError(f"crop: hw={(h, w)} must fit inside x's (H, W)="
-                          f"{x.shape[-3:-1]}; got x.shape={x.shape}")
-    top, left = _margins(x.shape[-3:-1], (h, w))
-    return x[..., top:top + h, left:left + w, :]
+    x, hw = checks.crop_args(x, hw, "crop")
+    return _cut(x, ((x.shape[-3] - hw[0]) // 2, (x.shape[-2] - hw[1]) // 2), hw)
 
 
 def crop_backward(dy, hw):
@@ -1047,18 +545,10 @@ def crop_backward(dy, hw):
            [1., 1., 0.],
            [0., 0., 0.]])
     """
-    dy = _image(dy, "dy", "crop_backward", exact=True)
-    big = _hw(hw, "crop_backward")
-    _fits(_frame(dy) + big + dy.shape[-1:], dy.dtype, "crop_backward",
-          f"the gradient padded to hw={big}")
-    small = dy.shape[-3:-1]
-    if small[0] > big[0] or small[1] > big[1]:
-        raise DomainError(f"crop_backward: hw={big} must be at least dy's (h, w)="
-                          f"{small}; got dy.shape={dy.shape}")
-    top, left = _margins(big, small)
-    dx = np.zeros(_frame(dy) + big + dy.shape[-1:], dy.dtype)
-    dx[..., top:top + small[0], left:left + small[1], :] = dy
-    return dx
+    dy, hw = checks.crop_backward_args(dy, hw, "crop_backward")
+    h, w = dy.shape[-3:-1]
+    top, left = (hw[0] - h) // 2, (hw[1] - w) // 2
+    return _per_image(lambda image: take(take(image, (-(top + h), -(left + w))), hw))(dy)
 
 
 def concat(skip, up):
@@ -1087,11 +577,8 @@ def concat(skip, up):
     >>> concat(np.zeros((1, 1, 2)), np.ones((1, 1, 1)))
     array([[[0., 0., 1.]]])
     """
-    skip, up = _image(skip, "skip", "concat", True), _image(up, "up", "concat", True)
-    if skip.shape[:-1] != up.shape[:-1]:
-        raise LengthError(f"concat: skip and up must agree in all but the channel "
-                          f"axis; got skip.shape={skip.shape}, up.shape={up.shape}")
-    return np.concatenate([skip, up], axis=-1)
+    skip, up = checks.concat_args(skip, up, "concat")
+    return catenate(skip, up, axis=-1)
 
 
 def concat_backward(dy, channels):
@@ -1117,21 +604,18 @@ def concat_backward(dy, channels):
     >>> dskip, dup
     (array([[[0., 1.]]]), array([[[2.]]]))
     """
-    dy = _image(dy, "dy", "concat_backward", exact=True)
-    channels = _count(channels, "channels", "concat_backward", 0)
-    if channels > dy.shape[-1]:
-        raise DomainError(f"concat_backward: channels={channels} must be at most "
-                          f"dy.shape[-1]={dy.shape[-1]}; got dy.shape={dy.shape}")
-    return dy[..., :channels], dy[..., channels:]
+    dy, channels = checks.concat_backward_args(dy, channels, "concat_backward")
+    frame = dy.shape[:-1]                       # taken whole: the ⍤1
+    return take(dy, frame + (channels,)), drop(dy, (0,) * len(frame) + (channels,))
 
 
 # ------------------------------------------------------- softmax and loss
 
 
 def _log_softmax(a):
-    """``a − ⌈/a − ⍟+/*a−⌈/a`` over the last axis: log-sum-exp, finite for any logits."""
-    shifted = a - a.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    """``⍵-(⌈/⍵)+⍟+/*⍵-⌈/⍵`` over the last axis: log-sum-exp, finite for any logits."""
+    shifted = a - reduce(np.maximum, a)[..., None]
+    return shifted - np.log(reduce(np.add, np.exp(shifted)))[..., None]
 
 
 def softmax(a):
@@ -1158,40 +642,9 @@ def softmax(a):
     >>> softmax(np.log([[1., 3.]]))
     array([[0.25, 0.75]])
     """
-    a = _classes(_real(a, "a", "softmax"), "softmax")
-    e = np.exp(a - a.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _classes(a, func):
-    """Logits ``a`` with a class axis of at least one class."""
-    if a.ndim < 1 or a.shape[-1] == 0:
-        raise RankError(f"{func}: a must have a last axis of at least one class, "
-                        f"shape (…, K) with K >= 1; got a.shape={a.shape}")
-    return a
-
-
-def _nonempty(x, name, func):
-    """A mean over no items would be 0/0: refuse it rather than return NaN."""
-    if x.size == 0:
-        raise DomainError(f"{func}: {name} must hold at least one item to average "
-                          f"over; got {name}.shape={x.shape}")
-
-
-def _labels(labels, a, func):
-    labels = _array(labels, "labels", func)
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{func}: labels must be integers (class indices); "
-                        f"got labels.dtype={labels.dtype}")
-    if labels.shape != a.shape[:-1]:
-        raise LengthError(f"{func}: labels.shape must be a.shape[:-1] = "
-                          f"{a.shape[:-1]} (one class per pixel); got "
-                          f"labels.shape={labels.shape}, a.shape={a.shape}")
-    classes = a.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise DomainError(f"{func}: labels must lie in [0, classes) = [0, {classes}); "
-                          f"got values from {labels.min()} to {labels.max()}")
-    return labels
+    a = checks.logits(a, "softmax")
+    e = np.exp(a - reduce(np.maximum, a)[..., None])
+    return e / reduce(np.add, e)[..., None]
 
 
 def softmax_cross_entropy(a, labels, weights=None):
@@ -1244,23 +697,12 @@ def softmax_cross_entropy(a, labels, weights=None):
     array([[-0.25,  0.25],
            [ 0.5 , -0.5 ]])
     """
-    a = _classes(_real(a, "a", "softmax_cross_entropy"), "softmax_cross_entropy")
-    labels = _labels(labels, a, "softmax_cross_entropy")
-    _nonempty(labels, "labels", "softmax_cross_entropy")
-    logp = _log_softmax(a)
-    onehot = outer(np.equal, labels, np.arange(a.shape[-1]))
-    picked = reduce(np.add, onehot * logp)                   # log p of each label
+    a, labels, weights = checks.loss_args(a, labels, weights, "softmax_cross_entropy")
+    weights = np.ones(labels.shape, a.dtype) if weights is None else weights
+    lp, y = _log_softmax(a), outer(np.equal, labels, np.arange(a.shape[-1]))
     n = labels.size
-    if weights is None:
-        return -picked.sum() / n, (np.exp(logp) - onehot) / n
-    weights = _real(weights, "weights", "softmax_cross_entropy")
-    if weights.shape != labels.shape:
-        raise LengthError(f"softmax_cross_entropy: weights.shape must equal "
-                          f"labels.shape = {labels.shape}; got "
-                          f"weights.shape={weights.shape}")
-    weights = weights.astype(logp.dtype, copy=False)
-    return (-(weights * picked).sum() / n,
-            weights[..., None] * (np.exp(logp) - onehot) / n)
+    loss = -reduce(np.add, (weights * reduce(np.add, y * lp)).ravel()) / n
+    return loss, weights[..., None] * (np.exp(lp) - y) / n
 
 
 # ------------------------------------------------- the notes' other layers
@@ -1276,7 +718,7 @@ def sigmoid(x):
     >>> sigmoid(np.array([-1000., 0., 1000.]))
     array([0. , 0.5, 1. ])
     """
-    x = _real(x, "x", "sigmoid")
+    x = checks.real(x, "x", "sigmoid")
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1, e) / (1 + e)
 
@@ -1291,8 +733,7 @@ def sigmoid_backward(dy, y):
     >>> sigmoid_backward(np.array([1.]), np.array([0.5]))
     array([0.25])
     """
-    dy, y = _real(dy, "dy", "sigmoid_backward"), _real(y, "y", "sigmoid_backward")
-    _same_shape(dy, y, ("dy", "y"), "sigmoid_backward")
+    dy, y = checks.same_shape_reals(dy, y, ("dy", "y"), "sigmoid_backward")
     return dy * y * (1 - y)
 
 
@@ -1306,7 +747,7 @@ def softplus(x):
     >>> softplus(np.array([-1000., 0., 1000.]))
     array([0.00000000e+00, 6.93147181e-01, 1.00000000e+03])
     """
-    x = _real(x, "x", "softplus")
+    x = checks.real(x, "x", "softplus")
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
@@ -1320,8 +761,7 @@ def softplus_backward(dy, x):
     >>> softplus_backward(np.array([2.]), np.array([0.]))
     array([1.])
     """
-    dy, x = _real(dy, "dy", "softplus_backward"), _real(x, "x", "softplus_backward")
-    _same_shape(dy, x, ("dy", "x"), "softplus_backward")
+    dy, x = checks.same_shape_reals(dy, x, ("dy", "x"), "softplus_backward")
     return dy * sigmoid(x)
 
 
@@ -1359,16 +799,9 @@ def binary_cross_entropy(p, y):
     >>> print(round(float(loss), 6), dp)
     0.693147 [-1.  1.]
     """
-    p, y = _real(p, "p", "binary_cross_entropy"), _real(y, "y", "binary_cross_entropy")
-    _same_shape(p, y, ("p", "y"), "binary_cross_entropy")
-    _nonempty(p, "p", "binary_cross_entropy")
-    if p.size and not (np.all(p > 0) and np.all(p < 1)):
-        raise DomainError(f"binary_cross_entropy: p must lie in the open interval "
-                          f"(0, 1); got values from {p.min()} to {p.max()}; "
-                          f"use binary_cross_entropy_with_logits for saturated outputs")
+    p, y = checks.probabilities_args(p, y, "binary_cross_entropy")
     n = p.size
-    loss = -(y * np.log(p) + (1 - y) * np.log1p(-p)).sum() / n
-    return loss, ((1 - y) / (1 - p) - y / p) / n
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p)).sum() / n, ((1 - y) / (1 - p) - y / p) / n
 
 
 def binary_cross_entropy_with_logits(z, y):
@@ -1388,10 +821,8 @@ def binary_cross_entropy_with_logits(z, y):
     >>> print(float(loss), dz)
     500.0 [ 0.  -0.5]
     """
-    z = _real(z, "z", "binary_cross_entropy_with_logits")
-    y = _real(y, "y", "binary_cross_entropy_with_logits")
-    _same_shape(z, y, ("z", "y"), "binary_cross_entropy_with_logits")
-    _nonempty(z, "z", "binary_cross_entropy_with_logits")
+    z, y = checks.same_shape_reals(z, y, ("z", "y"), "binary_cross_entropy_with_logits",
+                                   average="z")
     n = z.size
     return (softplus(z) - y * z).sum() / n, (sigmoid(z) - y) / n
 
@@ -1412,9 +843,7 @@ def mse(yhat, y):
     >>> print(float(loss), d)
     2.0 [0. 2.]
     """
-    yhat, y = _real(yhat, "yhat", "mse"), _real(y, "y", "mse")
-    _same_shape(yhat, y, ("yhat", "y"), "mse")
-    _nonempty(y, "y", "mse")
+    yhat, y = checks.same_shape_reals(yhat, y, ("yhat", "y"), "mse", average="y")
     d = yhat - y
     return (d * d).sum() / y.size, 2 * d / y.size
 
@@ -1441,15 +870,9 @@ def dense(x, w, b=None):
     >>> dense(np.array([1., 2.]), np.array([[1., 0.], [1., 1.]]), np.array([0., 10.]))
     array([ 3., 12.])
     """
-    x, w = _real(x, "x", "dense"), _real(w, "w", "dense")
-    if x.ndim < 1 or w.ndim != 2:
-        raise RankError(f"dense: x must have shape (…, N) and w shape (N, M); "
-                        f"got x.shape={x.shape}, w.shape={w.shape}")
-    if x.shape[-1] != w.shape[0]:
-        raise LengthError(f"dense: w.shape[0] must equal x.shape[-1]; got "
-                          f"w.shape={w.shape}, x.shape={x.shape}")
-    b = _bias(b, w.shape[1], "dense")
-    return _add_bias(inner(np.add, np.multiply, x, w), b)
+    x, w, b = checks.dense_args(x, w, b, "dense")
+    z = inner(np.add, np.multiply, x, w)
+    return z if b is None else z + b
 
 
 def dense_backward(dy, x, w):
@@ -1479,20 +902,9 @@ def dense_backward(dy, x, w):
     >>> print(dxy, dz.item())
     [-4. -4.] 3.0
     """
-    x, w = _real(x, "x", "dense_backward"), _real(w, "w", "dense_backward")
-    dy = _real(dy, "dy", "dense_backward")
-    if x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[0]:
-        raise LengthError(f"dense_backward: x must have shape (…, N) and w shape "
-                          f"(N, M); got x.shape={x.shape}, w.shape={w.shape}")
-    want = x.shape[:-1] + w.shape[1:]
-    if dy.shape != want:
-        raise LengthError(f"dense_backward: dy.shape must be the shape of "
-                          f"dense(x, w) = {want}; got dy.shape={dy.shape}")
-    n, m = w.shape
-    dx = inner(np.add, np.multiply, dy, w.T)
-    rows = int(np.prod(x.shape[:-1]))     # not -1: ambiguous when a size is 0
-    dw = inner(np.add, np.multiply, x.reshape(rows, n).T, dy.reshape(rows, m))
-    return dx, dw, dy.reshape(rows, m).sum(axis=0)
+    dy, x, w = checks.dense_backward_args(dy, x, w, "dense_backward")
+    dw = inner(np.add, np.multiply, transpose(_rows(x)), _rows(dy))
+    return inner(np.add, np.multiply, dy, transpose(w)), dw, reduce(np.add, _rows(dy), axis=0)
 
 
 def flatten(x):
@@ -1506,8 +918,7 @@ def flatten(x):
     array([[0, 1, 2, 3],
            [4, 5, 6, 7]])
     """
-    x = _image(x, "x", "flatten", exact=True)
-    return x.reshape(_frame(x) + (x.shape[-3] * x.shape[-2] * x.shape[-1],))
+    return _ravel_cells(checks.image(x, "x", "flatten", exact=True), 3)
 
 
 def flatten_backward(dy, shape):
@@ -1521,38 +932,11 @@ def flatten_backward(dy, shape):
     array([[0, 1],
            [2, 3]])
     """
-    dy = _values(dy, "dy", "flatten_backward")
-    shape = _ints(shape, "shape", "flatten_backward")
-    if any(s < 0 for s in shape):
-        raise DomainError(f"flatten_backward: shape must be non-negative; got shape={shape}")
-    if len(shape) < 3 or dy.shape != shape[:-3] + (int(np.prod(shape[-3:])),):
-        raise LengthError(f"flatten_backward: dy.shape must be the shape of "
-                          f"flatten(x) for x.shape={shape}, i.e. "
-                          f"{shape[:-3] + (int(np.prod(shape[-3:])),) if len(shape) >= 3 else '(…, H·W·C)'}; "
-                          f"got dy.shape={dy.shape}")
+    dy, shape = checks.flatten_backward_args(dy, shape, "flatten_backward")
     return dy.reshape(shape)
 
 
 # ------------------------------------------------------ the image kernels
-
-
-_MODES = ("valid", "full", "same")
-
-
-def _plane_and_kernel(x, k, mode, func):
-    x, k = _real(x, "x", func), _real(k, "k", func)
-    if x.ndim < 2 or k.ndim != 2:
-        raise RankError(f"{func}: x must have shape (…, H, W) and k shape (kh, kw); "
-                        f"got x.shape={x.shape}, k.shape={k.shape}")
-    if min(k.shape) < 1:
-        raise DomainError(f"{func}: k must have at least one row and column; "
-                          f"got k.shape={k.shape}")
-    if mode not in _MODES:
-        raise DomainError(f"{func}: mode must be one of {_MODES}; got mode={mode!r}")
-    if mode == "valid" and (k.shape[0] > x.shape[-2] or k.shape[1] > x.shape[-1]):
-        raise DomainError(f"{func}: in valid mode the kernel must fit the image; "
-                          f"got k.shape={k.shape}, x.shape={x.shape}")
-    return x, k
 
 
 def correlate(x, k, mode="valid"):
@@ -1609,17 +993,14 @@ def correlate(x, k, mode="valid"):
            [10.,  4.,  5., -3.],
            [14.,  7.,  8.,  4.]])
     """
-    x, k = _plane_and_kernel(x, k, mode, "correlate")
+    x, k = checks.plane_and_kernel(x, k, mode, "correlate")
     kh, kw = k.shape
-    if mode == "full":
-        before = after = (kh - 1, kw - 1)
-    elif mode == "same":
-        before = ((kh - 1) // 2, (kw - 1) // 2)
-        after = (kh - 1 - before[0], kw - 1 - before[1])
-    else:
-        before = after = (0, 0)
-    xp = _pad_hw(x[..., None], before, after)
-    return _correlate_valid(xp, k[:, :, None, None], 1)[..., 0]
+    before = {"valid": (0, 0), "full": (kh - 1, kw - 1), "same": ((kh - 1) // 2, (kw - 1) // 2)}[mode]
+    after = {"valid": (0, 0), "full": before, "same": (kh - 1 - before[0], kw - 1 - before[1])}[mode]
+    xp = _framed(x[..., None], before, after)[..., 0]
+    if xp.shape[-2] < kh or xp.shape[-1] < kw:       # an empty image, framed short of a window
+        return np.zeros(xp.shape[:-2] + (max(0, xp.shape[-2] - kh + 1), max(0, xp.shape[-1] - kw + 1)), xp.dtype)
+    return _correlate(xp[..., None], k[:, :, None, None], 1)[..., 0]
 
 
 def convolve(x, k, mode="valid"):
@@ -1642,7 +1023,7 @@ def convolve(x, k, mode="valid"):
     array([[ 7.,  5.],
            [11.,  3.]])
     """
-    x, k = _plane_and_kernel(x, k, mode, "convolve")
+    x, k = checks.plane_and_kernel(x, k, mode, "convolve")
     return correlate(x, rot180(k), mode)
 
 
@@ -1672,12 +1053,7 @@ def gaussian_kernel(size, sigma):
     [0.00038771 0.01330373 0.11098164 0.22508352 0.11098164 0.01330373
      0.00038771]
     """
-    size = _count(size, "size", "gaussian_kernel", 1)
-    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
-        raise TypeError(f"gaussian_kernel: sigma must be a real number; got sigma={sigma!r}")
-    if not np.isfinite(sigma) or sigma <= 0:
-        raise DomainError(f"gaussian_kernel: sigma must be a positive number; got sigma={sigma!r}")
-    _fits((size, size), np.float64, "gaussian_kernel", f"the kernel of size={size}")
+    size, sigma = checks.gaussian_args(size, sigma, "gaussian_kernel")
     u = np.arange(size) - (size - 1) / 2
     q = outer(np.add, u * u, u * u)
     # shifted by the smallest exponent and divided by σ twice, so that neither
@@ -1707,7 +1083,7 @@ def sobel():
            [-1,  0,  1]])
     """
     gx = outer(np.multiply, np.array([1, 2, 1]), np.array([-1, 0, 1]))
-    return gx, gx.T.copy()
+    return gx, transpose(gx).copy()
 
 
 def sobel_gradient(image):
@@ -1740,10 +1116,8 @@ def sobel_gradient(image):
     >>> print(np.round(direction[1], 4))
     [0.     0.     0.     3.1416]
     """
-    image = _real(image, "image", "sobel_gradient")
-    if image.ndim < 2:
-        raise RankError(f"sobel_gradient: image must have shape (…, H, W); "
-                        f"got image.shape={image.shape}")
-    gx, gy = (g.astype(image.dtype) for g in sobel())   # float32 stays float32
-    sx, sy = correlate(image, gx, "same"), correlate(image, gy, "same")
+    image = checks.planes(image, "image", "sobel_gradient")
+    gx, gy = sobel()
+    sx = correlate(image, gx.astype(image.dtype), "same")     # float32 stays float32
+    sy = correlate(image, gy.astype(image.dtype), "same")
     return np.hypot(sx, sy), np.arctan2(sy, sx)

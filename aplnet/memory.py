@@ -18,9 +18,9 @@ pass, at the top of the expanding path):
   and one more for the weight gradient's copy laid on the input grid or,
   at the top of the contracting path, max pooling's routed gradient;
 * a fixed 16 MiB: the convolutions' im2col and row blocks (three of about
-  4 MB, :data:`aplnet.layers._BLOCK_BYTES`, kept between calls by
-  :mod:`aplnet.buffers`) and the BLAS's own buffers.
-  The Winograd layers' blocks (:mod:`aplnet.winograd`) are larger, up to
+  4 MB, :data:`aplnet.fast.roads.BLOCK_BYTES`, kept between calls by
+  :mod:`aplnet.fast.buffers`) and the BLAS's own buffers.
+  The Winograd layers' blocks (:mod:`aplnet.fast.winograd`) are larger, up to
   about 100 MB at 572/64/5, but only wide layers take them, deep in the
   network where the activations are small: the step's peak rise there
   stayed 1071 MB with and without them.
@@ -43,7 +43,8 @@ import numbers
 
 import numpy as np
 
-from .apl import DomainError, _available_bytes
+from . import room
+from .apl import DomainError
 
 __all__ = ["estimate_training_bytes", "check_training_fits", "available_bytes",
            "format_bytes"]
@@ -69,7 +70,7 @@ def available_bytes():
     >>> available_bytes() is None or available_bytes() > 0
     True
     """
-    return _available_bytes()
+    return room.available_bytes()
 
 
 def format_bytes(n):

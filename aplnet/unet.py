@@ -1,4 +1,4 @@
-"""The U-Net (Ronneberger, Fischer and Brox, 2015) built from :mod:`aplnet.layers`.
+"""The U-Net (Ronneberger, Fischer and Brox, 2015) built from the layers of a chosen tier.
 
 Contracting path: at each level two valid 3x3 convolutions with ReLU, then
 a 2x2 max pool (stride 2); channels double per level. Expanding path: a 2x2
@@ -8,8 +8,11 @@ valid 3x3 convolutions with ReLU. A final 1x1 convolution gives one logit
 per class and pixel; the loss is the pixel-wise softmax cross-entropy with
 an optional weight map.
 
-Every convolution, pooling and crop goes through :mod:`aplnet.layers`; this
-module only wires them together, keeps the parameters, and knows the sizes.
+Every convolution, pooling and crop goes through one of three tiers of the
+same layers, the network's ``engine``: :mod:`aplnet.fast` (the default),
+the APL expressions of :mod:`aplnet.layers` (``"apl"``), or the loops of
+:mod:`aplnet.naive` (``"naive"``); this module only wires them together,
+keeps the parameters, and knows the sizes.
 Images are channels-last with a leading batch (frame) axis allowed.
 
 Sizes: each level loses 4 pixels to its two valid convolutions and the
@@ -25,8 +28,9 @@ import os
 
 import numpy as np
 
-from . import layers
-from .apl import DomainError, LengthError, RankError, _array, _fits
+from . import fast, layers, naive
+from .apl import DomainError, LengthError, RankError, as_array
+from .checks import fits
 from .files import atomic_write
 from .intensity import DEFAULT, LEGACY, Normalization
 
@@ -39,6 +43,9 @@ NOTES_PRESET = {"bias": False, "init": "uniform"}
 """The notes' setting (note 000): no bias, weights uniform in [−.5, .5]."""
 
 INITS = ("he", "uniform")
+ENGINES = ("fast", "apl", "naive")
+"""The tiers a network can run on: :mod:`aplnet.fast`, :mod:`aplnet.layers`, :mod:`aplnet.naive`."""
+_TIERS = {"fast": fast, "apl": layers, "naive": naive}
 DTYPES = ("float32", "float64")
 
 
@@ -208,26 +215,13 @@ def read_npz(path):
 # ----------------------------------------------------------------- UNet
 
 
-def _relu_in_place(z):
-    """:func:`layers.relu` written over ``z``, a convolution's fresh output: one array fewer per layer."""
-    return np.maximum(z, 0, out=z)
-
-
-def _relu_backward_in_place(dy, y):
-    """:func:`layers.relu_backward` written over ``dy``, a gradient the backward pass made itself.
-
-    ``y`` is the ReLU's output; ``y > 0`` is ``z > 0``.
-    """
-    return np.multiply(dy, y > 0, out=dy)
-
-
 def _fits_parameters(depth, width, in_channels, classes, dtype):
     """Refuse, before allocating them, weights that memory cannot hold."""
     count = sum(9 * c_in * c + 9 * c * c for c_in, c in
                 zip([in_channels] + [width * 2 ** l for l in range(depth - 1)],
                     [width * 2 ** l for l in range(depth)]))
     count += sum(35 * (width * 2 ** l) ** 2 for l in range(depth - 1)) + width * classes
-    _fits((count,), dtype, "UNet", f"the weights of depth={depth}, width={width}")
+    fits((count,), dtype, "UNet", f"the weights of depth={depth}, width={width}")
 
 
 class UNet:
@@ -255,6 +249,13 @@ class UNet:
         (float32 weights are the float64 ones rounded).
     dtype : float32 or float64
         Parameter dtype; inputs must match it.
+    engine : {'fast', 'apl', 'naive'}
+        The tier the layers run on: :mod:`aplnet.fast` (the default), the
+        APL expressions of :mod:`aplnet.layers` (about four times slower,
+        and each convolution copies all its windows at once: for reading,
+        checking and small nets), or the loops of :mod:`aplnet.naive` (for
+        tiny nets). A runtime choice, settable as
+        ``net.engine``; not saved with the weights (:meth:`load` takes it).
 
     Attributes
     ----------
@@ -278,7 +279,7 @@ class UNet:
     """
 
     def __init__(self, depth=5, width=64, in_channels=1, classes=2, bias=False,
-                 init="he", seed=0, dtype=np.float32):
+                 init="he", seed=0, dtype=np.float32, engine="fast"):
         depth = _check_depth(depth, "UNet")
         for name, value, low in (("width", width, 1), ("in_channels", in_channels, 1),
                                  ("classes", classes, 2), ("seed", seed, 0)):
@@ -300,6 +301,20 @@ class UNet:
         self.params = self._initial_params()
         # how images are scaled for this network; saved with it, applied by predict
         self.normalization = DEFAULT
+        self.engine = engine
+
+    @property
+    def engine(self):
+        """The tier the layers run on: one of :data:`ENGINES`."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine):
+        if not isinstance(engine, str) or engine not in ENGINES:
+            raise ValueError(f"UNet: engine must be one of {', '.join(map(repr, ENGINES))}; "
+                             f"got {engine!r}")
+        self._engine = engine
+        self._tier = _TIERS[engine]
 
     @classmethod
     def as_in_notes(cls, **kwargs):
@@ -317,6 +332,8 @@ class UNet:
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        if self.engine != "fast":
+            args += f", engine={self.engine!r}"
         return f"UNet({args})"
 
     def channels(self, level):
@@ -399,7 +416,7 @@ class UNet:
                               f"of x.shape={x.shape}")
 
     def _check_labels(self, labels, weights, out_shape, func):
-        labels = _array(labels, "labels", func)
+        labels = as_array(labels, "labels", func)
         if not np.issubdtype(labels.dtype, np.integer):
             raise TypeError(f"{func}: labels must be integers; got dtype {labels.dtype}")
         if labels.size == 0:
@@ -415,7 +432,7 @@ class UNet:
                               f"(classes={self.classes}); got {bad}")
         if weights is None:
             return labels, None
-        weights = _array(weights, "weights", func)
+        weights = as_array(weights, "weights", func)
         if weights.dtype.kind not in "biuf":
             raise TypeError(f"{func}: weights must be real numbers; got dtype {weights.dtype}")
         if weights.shape != out_shape:
@@ -428,12 +445,16 @@ class UNet:
     # ---------------------------------------------------------- forward
 
     def _conv(self, name, x):
-        return layers.conv(x, self.params[name + ".w"], self.params.get(name + ".b"))
+        return self._tier.conv(x, self.params[name + ".w"], self.params.get(name + ".b"))
+
+    def _relu(self, z):
+        """ReLU; written over ``z``, a convolution's fresh output, by the fast tier."""
+        return fast.relu(z, out=z) if self.engine == "fast" else self._tier.relu(z)
 
     def _double_conv(self, name, h, tape):
         for i in (0, 1):
             x = h
-            h = _relu_in_place(self._conv(f"{name}.conv{i}", x))
+            h = self._relu(self._conv(f"{name}.conv{i}", x))
             if tape is not None:
                 tape[f"{name}.conv{i}"] = (x, h)  # the input, and the ReLU output (its mask)
         return h
@@ -444,13 +465,13 @@ class UNet:
         for level in range(self.depth - 1):
             h = self._double_conv(f"down{level}", h, tape)
             skips.append(h)
-            h = layers.maxpool(h)
+            h = self._tier.maxpool(h)
         h = self._double_conv("bottom", h, tape)
         for level in reversed(range(self.depth - 1)):
-            u = layers.upconv(h, self.params[f"up{level}.upconv.w"],
-                              self.params.get(f"up{level}.upconv.b"))
+            u = self._tier.upconv(h, self.params[f"up{level}.upconv.w"],
+                                  self.params.get(f"up{level}.upconv.b"))
             skip = skips.pop()
-            h = layers.concat(layers.crop(skip, u.shape[-3:-1]), u)
+            h = self._tier.concat(self._tier.crop(skip, u.shape[-3:-1]), u)
             h = self._double_conv(f"up{level}", h, tape)
         return self._conv("out.conv", h)
 
@@ -493,20 +514,25 @@ class UNet:
 
     def _conv_backward(self, name, dz, x, grads, input_grad=True):
         w = self.params[name + ".w"]
-        if input_grad:
-            dx, dw, db = layers.conv_backward(dz, x, w)
-        else:   # the network's input: its gradient (a 64→1 full correlation) is not wanted
-            dx, dw = None, layers._weight_gradient(x, dz, w.shape[0], w.shape[1], 1)
-            db = dz.reshape(-1, dz.shape[-1]).sum(axis=0)
+        if self.engine == "fast":  # the network's input's gradient (64→1 channels) is not wanted
+            dx, dw, db = fast.conv_backward(dz, x, w, need_dx=input_grad)
+        else:
+            dx, dw, db = self._tier.conv_backward(dz, x, w)
         grads[name + ".w"] = dw
         if self.bias:
             grads[name + ".b"] = db
         return dx
 
+    def _relu_backward(self, dy, y):
+        """ReLU's gradient from its output ``y`` (``y > 0`` is ``z > 0``); over ``dy`` in the fast tier."""
+        if self.engine == "fast":
+            return fast.relu_backward(dy, y, out=dy)
+        return self._tier.relu_backward(dy, y)
+
     def _double_conv_backward(self, name, dh, tape, grads, input_grad=True):
         for i in (1, 0):
             x, y = tape[f"{name}.conv{i}"]
-            dh = self._conv_backward(f"{name}.conv{i}", _relu_backward_in_place(dh, y), x, grads,
+            dh = self._conv_backward(f"{name}.conv{i}", self._relu_backward(dh, y), x, grads,
                                      input_grad or i == 1)
         return dh
 
@@ -518,19 +544,22 @@ class UNet:
         for level in range(self.depth - 1):
             dc = self._double_conv_backward(f"up{level}", dh, tape, grads)
             skip = self._level_output(f"down{level}", tape)
-            dskip, du = layers.concat_backward(dc, skip.shape[-1])
+            dskip, du = self._tier.concat_backward(dc, skip.shape[-1])
             dskips.append(dskip.copy())      # not a view: lets the rest of dc go
             below = "bottom" if level == self.depth - 2 else f"up{level + 1}"
-            dh, dw, db = layers.upconv_backward(du, self._level_output(below, tape),
-                                                self.params[f"up{level}.upconv.w"])
+            dh, dw, db = self._tier.upconv_backward(du, self._level_output(below, tape),
+                                                    self.params[f"up{level}.upconv.w"])
             grads[f"up{level}.upconv.w"] = dw
             if self.bias:
                 grads[f"up{level}.upconv.b"] = db
         dh = self._double_conv_backward("bottom", dh, tape, grads, input_grad or self.depth > 1)
         for level in reversed(range(self.depth - 1)):
             skip = self._level_output(f"down{level}", tape)
-            dh = layers.maxpool_backward(dh, skip)
-            layers.crop(dh, dskips[level].shape[-3:-1])[...] += dskips[level]  # crop_backward, added in place
+            dh = self._tier.maxpool_backward(dh, skip)
+            if self.engine == "fast":   # added into max pooling's gradient, in place
+                dh = fast.crop_backward(dskips[level], dh.shape[-3:-1], into=dh)
+            else:
+                dh = dh + self._tier.crop_backward(dskips[level], dh.shape[-3:-1])
             dh = self._double_conv_backward(f"down{level}", dh, tape, grads, input_grad or level > 0)
         return {k: grads[k] for k in self.params}, dh
 
@@ -582,13 +611,13 @@ class UNet:
         DomainError
             A label outside ``0…classes−1``; negative or non-finite weights.
         """
-        logits = _array(logits, "logits", "UNet.loss")
+        logits = as_array(logits, "logits", "UNet.loss")
         if logits.ndim < 3 or logits.shape[-1] != self.classes or logits.dtype.kind != "f":
             raise LengthError(f"UNet.loss: logits must be floats of shape (…, Ho, Wo, "
                               f"classes={self.classes}); got logits.shape={logits.shape}, "
                               f"dtype={logits.dtype}")
         labels, weights = self._check_labels(labels, weights, logits.shape[:-1], "UNet.loss")
-        loss, dlogits = layers.softmax_cross_entropy(logits, labels, weights)
+        loss, dlogits = self._tier.softmax_cross_entropy(logits, labels, weights)
         return float(loss), dlogits
 
     def loss_and_grad(self, x, labels, weights=None):
@@ -613,8 +642,11 @@ class UNet:
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays, source="checkpoint"):
-        """A network rebuilt from :meth:`to_arrays`' dict (other keys are ignored).
+    def from_arrays(cls, arrays, source="checkpoint", engine="fast"):
+        """A network rebuilt from :meth:`to_arrays`' dict (other keys are ignored), on ``engine``.
+
+        The engine is not in the dict: it is how the network runs, not what
+        it is; a network saved from any engine loads on any.
 
         A checkpoint without a stored normalisation (written before it was
         stored) gets :data:`aplnet.intensity.LEGACY`, the type's range.
@@ -633,6 +665,7 @@ class UNet:
             net = cls(**config)
         except (ValueError, TypeError) as err:
             raise DomainError(f"{source}: its config does not describe a U-Net: {err}") from None
+        net.engine = engine
         stored = {k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")}
         shapes = net.param_shapes()
         missing = [k for k in shapes if k not in stored]
@@ -674,7 +707,7 @@ class UNet:
         write_npz(path, self.to_arrays())
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, engine="fast"):
         """A network saved by :meth:`save` (or a training checkpoint).
 
         Raises
@@ -683,7 +716,7 @@ class UNet:
             The file is missing, not an .npz, or not a U-Net of a consistent
             architecture; the message names the file.
         """
-        return cls.from_arrays(read_npz(path), source=os.fspath(path))
+        return cls.from_arrays(read_npz(path), source=os.fspath(path), engine=engine)
 
 
 # ------------------------------------------------------------------ SGD

@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _env  # noqa: E402
 
-from aplnet import layers, naive  # noqa: E402
+from aplnet import fast, naive  # noqa: E402
 from aplnet.unet import UNet  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def network_calls(size, width, depth, dtype):
     """``(kind, name, x shape, w shape)`` of every conv and up-conv a forward pass makes, in order."""
     net = UNet(depth=depth, width=width, dtype=dtype)
     calls, names = [], iter(name for name, _, _ in net.layout())
-    originals = layers.conv, layers.upconv
+    originals = fast.conv, fast.upconv
 
     def spy(kind, original):
         def call(x, w, *args, **kwargs):
@@ -81,11 +81,11 @@ def network_calls(size, width, depth, dtype):
             return original(x, w, *args, **kwargs)
         return call
 
-    layers.conv, layers.upconv = spy("conv", layers.conv), spy("upconv", layers.upconv)
+    fast.conv, fast.upconv = spy("conv", fast.conv), spy("upconv", fast.upconv)
     try:
         net(np.zeros((1, size, size, 1), dtype))
     finally:
-        layers.conv, layers.upconv = originals
+        fast.conv, fast.upconv = originals
     return calls
 
 
@@ -105,14 +105,14 @@ def conv_row(name, xs, ws, dtype, repeat, input_grad=True):
     ho, wo = h - kh + 1, wd - kw + 1
     dz = rng.standard_normal(xs[:-3] + (ho, wo, k), dtype=np.float32).astype(dtype)
     flops = 2 * ho * wo * kh * kw * c * k
-    fwd = best_of(lambda: layers.conv(x, w), repeat)
+    fwd = best_of(lambda: fast.conv(x, w), repeat)
     mm_fwd = matmul_seconds(ho * wo, kh * kw * c, k, dtype, repeat)
     mm_dw = matmul_seconds(kh * kw * c, ho * wo, k, dtype, repeat, transpose_a=True)
     if input_grad:
-        bwd = best_of(lambda: layers.conv_backward(dz, x, w), repeat)
+        bwd = best_of(lambda: fast.conv_backward(dz, x, w), repeat)
         mm_bwd = matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat) + mm_dw
     else:
-        bwd = best_of(lambda: layers._weight_gradient(x, dz, kh, kw, 1), repeat)
+        bwd = best_of(lambda: fast.conv_backward(dz, x, w, need_dx=False), repeat)
         mm_bwd = mm_dw
     return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}", fwd=fwd, bwd=bwd,
                 flops=flops, bwd_flops=(2 if input_grad else 1) * flops, mm_fwd=mm_fwd,
@@ -120,8 +120,8 @@ def conv_row(name, xs, ws, dtype, repeat, input_grad=True):
 
 
 def conv_road(x, w):
-    """How ``layers.conv`` computes this stride-1 call (the U-Net has no other): ``F23`` or ``direct``."""
-    return "F23" if layers._by_winograd(x, w) else "direct"
+    """How ``fast.conv`` computes this stride-1 call (the U-Net has no other): ``F23`` or ``direct``."""
+    return "F23" if fast.choose("correlate", x.shape, w.shape, 1, x.dtype) == "winograd" else "direct"
 
 
 def upconv_row(name, xs, ws, dtype, repeat):
@@ -130,8 +130,8 @@ def upconv_row(name, xs, ws, dtype, repeat):
     h, wd = xs[-3:-1]
     dy = rng.standard_normal(xs[:-3] + (h * kh, wd * kw, k), dtype=np.float32).astype(dtype)
     flops = 2 * h * wd * kh * kw * c * k
-    fwd = best_of(lambda: layers.upconv(x, w), repeat)
-    bwd = best_of(lambda: layers.upconv_backward(dy, x, w), repeat)
+    fwd = best_of(lambda: fast.upconv(x, w), repeat)
+    bwd = best_of(lambda: fast.upconv_backward(dy, x, w), repeat)
     mm_fwd = matmul_seconds(h * wd, c, kh * kw * k, dtype, repeat)
     mm_bwd = (matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat)
               + matmul_seconds(c, h * wd, kh * kw * k, dtype, repeat, transpose_a=True))
@@ -148,25 +148,25 @@ def other_rows(calls, dtype, repeat):
 
     def relu(xs, ws):
         y = data(xs[:-3] + (xs[-3] - ws[0] + 1, xs[-2] - ws[1] + 1, ws[-1]))
-        return y.shape, (lambda: layers.relu(y)), (lambda: layers.relu_backward(y, y))
+        return y.shape, (lambda: fast.relu(y)), (lambda: fast.relu_backward(y, y))
 
     def maxpool(xs):
         x = data(xs)
-        y = layers.maxpool(x)
-        return xs, (lambda: layers.maxpool(x)), (lambda: layers.maxpool_backward(y, x))
+        y = fast.maxpool(x)
+        return xs, (lambda: fast.maxpool(x)), (lambda: fast.maxpool_backward(y, x))
 
     def copy_and_crop(skip_shape, up_shape):
         skip, up = data(skip_shape), data(up_shape)
-        joined = layers.concat(layers.crop(skip, up_shape[-3:-1]), up)
-        return skip_shape, (lambda: layers.concat(layers.crop(skip, up_shape[-3:-1]), up)), \
-            (lambda: layers.crop_backward(layers.concat_backward(joined, skip_shape[-1])[0],
+        joined = fast.concat(fast.crop(skip, up_shape[-3:-1]), up)
+        return skip_shape, (lambda: fast.concat(fast.crop(skip, up_shape[-3:-1]), up)), \
+            (lambda: fast.crop_backward(fast.concat_backward(joined, skip_shape[-1])[0],
                                           skip_shape[-3:-1]))
 
     def loss(xs, ws):
         a = data(xs[:-1] + (ws[-1],))
         labels = rng.integers(0, ws[-1], xs[:-1])
         weights = rng.random(xs[:-1]).astype(dtype)
-        return a.shape, (lambda: layers.softmax_cross_entropy(a, labels, weights)), (lambda: None)
+        return a.shape, (lambda: fast.softmax_cross_entropy(a, labels, weights)), (lambda: None)
 
     places = {"relu": [], "maxpool": [], "crop+concat": [], "softmax cross-entropy": []}
     skips = []

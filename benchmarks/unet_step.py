@@ -32,7 +32,7 @@ other's next arrays are made of, and that skewed the figures both ways:
 at 572/64/5 aplnet's step ran 8% slower than in a process of its own and
 PyTorch's 6% faster; at 92/8/3 aplnet's ran a quarter faster, spared the
 page faults of its own heap (medians of five, 2026-11-25; since then
-aplnet keeps its scratch, see ``aplnet/buffers.py``). The forward
+aplnet keeps its scratch, see ``aplnet/fast/buffers.py``). The forward
 pass is timed as inference (``net(x)``, ``torch.no_grad()``).
 
 Memory: each side in its own process (so neither's allocations count
@@ -296,7 +296,7 @@ def child_memory(args):
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     kept = None
     if args.side == "aplnet":
-        from aplnet import buffers
+        from aplnet.fast import buffers
         kept = buffers.held()[1]
     print(json.dumps({"side": args.side, "imported": imported, "steady": steady,
                       "peak": peak, "how": how, "kept": kept}))

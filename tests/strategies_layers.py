@@ -15,6 +15,9 @@ VALUES = st.floats(-4, 4, allow_nan=False, allow_infinity=False, width=64)
 frames = st.lists(st.integers(1, 2), min_size=0, max_size=2).map(tuple)
 """The leading (batch) axes: none, one or two of them."""
 
+frames_or_empty = st.lists(st.integers(0, 2), min_size=0, max_size=2).map(tuple)
+"""The same, and frames with no images in them: ``(0,)``, ``(2, 0)``."""
+
 
 def arrays(shape, elements=VALUES):
     """A float64 array of ``shape`` with hypothesis-drawn values."""
@@ -31,14 +34,14 @@ def sizes_that_fit(draw, kernel, stride, pad, most=3):
 
 
 @st.composite
-def conv_cases(draw, bias=None):
+def conv_cases(draw, bias=None, frame_of=frames):
     """``(x, w, b, stride, pad)`` for conv: any kernel, stride, padding and frame."""
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
     h = draw(sizes_that_fit(kh, stride, pad))
     w = draw(sizes_that_fit(kw, stride, pad))
     c, k = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    frame = draw(frames)
+    frame = draw(frame_of)
     x = draw(arrays(frame + (h, w, c)))
     kernel = draw(arrays((kh, kw, c, k)))
     with_bias = draw(st.booleans()) if bias is None else bias
@@ -47,21 +50,21 @@ def conv_cases(draw, bias=None):
 
 
 @st.composite
-def pool_cases(draw):
+def pool_cases(draw, frame_of=frames):
     """``(x, size, stride)``: overlapping, tiling and non-tiling pools, ties likely."""
     size, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     h, w = draw(st.integers(size, size + 4)), draw(st.integers(size, size + 4))
-    frame = draw(frames)
+    frame = draw(frame_of)
     small = st.integers(-2, 2).map(float)          # few distinct values: ties
     x = draw(arrays(frame + (h, w, draw(st.integers(1, 3))), elements=small | VALUES))
     return x, size, stride
 
 
 @st.composite
-def upconv_cases(draw, bias=None):
+def upconv_cases(draw, bias=None, frame_of=frames):
     """``(x, w, b)`` for up-convolution with any kernel (stride = kernel)."""
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    frame = draw(frames)
+    frame = draw(frame_of)
     c, k = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     x = draw(arrays(frame + (draw(st.integers(1, 3)), draw(st.integers(1, 3)), c)))
     w = draw(arrays((kh, kw, c, k)))
@@ -71,9 +74,9 @@ def upconv_cases(draw, bias=None):
 
 
 @st.composite
-def crop_cases(draw):
+def crop_cases(draw, frame_of=frames):
     """``(x, hw)`` with hw inside x's (H, W); odd margins included."""
-    frame = draw(frames)
+    frame = draw(frame_of)
     h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
     x = draw(arrays(frame + (h, w, draw(st.integers(1, 3)))))
     return x, (draw(st.integers(1, h)), draw(st.integers(1, w)))
@@ -114,8 +117,8 @@ def dense_cases(draw, bias=None):
 
 
 @st.composite
-def images(draw):
+def images(draw, frame_of=frames):
     """Any small image array (…, H, W, C)."""
-    frame = draw(frames)
+    frame = draw(frame_of)
     shape = (draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 3)))
     return draw(arrays(frame + shape))

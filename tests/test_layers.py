@@ -1,9 +1,11 @@
-"""The fast layers against their loop twins, finite differences and adjoints.
+"""The layers' expressions against their loop twins, finite differences and adjoints.
 
 The chain of trust: naive ← the notes' hand-worked cases (test_naive.py);
 layers ← naive on hypothesis data (rtol 1e-10, float64); every backward ←
 centred finite differences along a random direction; the linear maps ←
-their adjoint identities ⟨A x, y⟩ = ⟨x, Aᵀ y⟩.
+their adjoint identities ⟨A x, y⟩ = ⟨x, Aᵀ y⟩; and aplnet.fast ← layers
+in test_fast_vs_layers.py. Bad input gets the same message from both
+tiers (one call to aplnet.checks each).
 """
 
 import inspect
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aplnet import layers, naive
+from aplnet import fast, layers, naive
 from aplnet.apl import DomainError, LengthError, RankError
 from strategies_layers import (conv_cases, crop_cases, dense_cases,
                                      images, logits_cases, planes, pool_cases,
@@ -566,94 +568,107 @@ def test_crop_of_odd_margin_cuts_the_end():
 
 
 BAD = [
-    (lambda: layers.conv(np.zeros((10, 10, 3)), np.zeros((3, 3, 4, 8))), LengthError,
+    (lambda tier: tier.conv(np.zeros((10, 10, 3)), np.zeros((3, 3, 4, 8))), LengthError,
      r"conv: w.shape\[2\] \(kernel channels\) must equal x.shape\[-1\]; "
      r"got w.shape=\(3, 3, 4, 8\), x.shape=\(10, 10, 3\)"),
-    (lambda: layers.conv(np.zeros((4, 6, 1)), np.zeros((5, 5, 1, 1))), DomainError,
+    (lambda tier: tier.conv(np.zeros((4, 6, 1)), np.zeros((5, 5, 1, 1))), DomainError,
      r"conv: the kernel is larger than the padded image: H \+ 2·pad = 4 \+ 2·0 = 4 < 5; "
      r"got w.shape=\(5, 5, 1, 1\), x.shape=\(4, 6, 1\), pad=0"),
-    (lambda: layers.conv(np.zeros((10, 10, 1)), np.zeros((3, 3, 1, 1)), stride=2), DomainError,
+    (lambda tier: tier.conv(np.zeros((10, 10, 1)), np.zeros((3, 3, 1, 1)), stride=2), DomainError,
      r"conv: stride=2 leaves a non-integer output size: \(H \+ 2·pad − k\)/stride = "
      r"\(10 \+ 2·0 − 3\)/2 = 7/2; H = 9 or 11 would work; "
      r"got x.shape=\(10, 10, 1\), w.shape=\(3, 3, 1, 1\)"),
-    (lambda: layers.conv(np.zeros((9, 10, 1)), np.zeros((3, 3, 1, 1)), stride=2), DomainError,
+    (lambda tier: tier.conv(np.zeros((9, 10, 1)), np.zeros((3, 3, 1, 1)), stride=2), DomainError,
      r"W = 9 or 11 would work"),
-    (lambda: layers.conv(np.zeros((10, 1)), np.zeros((3, 3, 1, 1))), RankError,
+    (lambda tier: tier.conv(np.zeros((10, 1)), np.zeros((3, 3, 1, 1))), RankError,
      r"conv: x must have shape \(…, H, W, C\) with at least 3 axes; got x.shape=\(10, 1\)"),
-    (lambda: layers.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1))), RankError,
+    (lambda tier: tier.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1))), RankError,
      r"conv: w must have shape \(kh, kw, Cin, Cout\); got w.shape=\(3, 3, 1\)"),
-    (lambda: layers.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2)), b=np.zeros(3)), LengthError,
+    (lambda tier: tier.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2)), b=np.zeros(3)), LengthError,
      r"conv: b.shape must be \(K,\) = \(2,\), one bias per output channel; got b.shape=\(3,\)"),
-    (lambda: layers.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2)), stride=0), DomainError,
+    (lambda tier: tier.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2)), stride=0), DomainError,
      r"conv: stride must be >= 1; got stride=0"),
-    (lambda: layers.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2)), pad=1.5), TypeError,
+    (lambda tier: tier.conv(np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2)), pad=1.5), TypeError,
      r"conv: pad must be an integer; got 1.5"),
-    (lambda: layers.conv_backward(np.zeros((3, 3, 1)), np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2))),
+    (lambda tier: tier.conv_backward(np.zeros((3, 3, 1)), np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2))),
      LengthError, r"conv_backward: dz.shape must be the shape of conv\(x, w\) = \(3, 3, 2\); "
                   r"got dz.shape=\(3, 3, 1\)"),
-    (lambda: layers.maxpool(np.zeros((1, 4, 2)), 2), DomainError,
+    (lambda tier: tier.maxpool(np.zeros((1, 4, 2)), 2), DomainError,
      r"maxpool: size=2 is larger than the image's \(H, W\)=\(1, 4\); x.shape=\(1, 4, 2\)"),
-    (lambda: layers.maxpool_backward(np.zeros((2, 2, 1)), np.zeros((4, 6, 1))), LengthError,
+    (lambda tier: tier.maxpool_backward(np.zeros((2, 2, 1)), np.zeros((4, 6, 1))), LengthError,
      r"maxpool_backward: dy.shape must be the shape of maxpool\(x\) = \(2, 3, 1\); "
      r"got dy.shape=\(2, 2, 1\)"),
-    (lambda: layers.upconv(np.zeros((2, 2, 3)), np.zeros((2, 2, 2, 4))), LengthError,
+    (lambda tier: tier.upconv(np.zeros((2, 2, 3)), np.zeros((2, 2, 2, 4))), LengthError,
      r"upconv: w.shape\[2\] \(kernel channels\) must equal x.shape\[-1\]; "
      r"got w.shape=\(2, 2, 2, 4\), x.shape=\(2, 2, 3\)"),
-    (lambda: layers.upconv_backward(np.zeros((4, 4, 1)), np.zeros((2, 2, 3)), np.zeros((2, 2, 3, 4))),
+    (lambda tier: tier.upconv_backward(np.zeros((4, 4, 1)), np.zeros((2, 2, 3)), np.zeros((2, 2, 3, 4))),
      LengthError, r"upconv_backward: dy.shape must be the shape of upconv\(x, w\) = \(4, 4, 4\); "
                   r"got dy.shape=\(4, 4, 1\)"),
-    (lambda: layers.crop(np.zeros((4, 4, 1)), (5, 2)), DomainError,
+    (lambda tier: tier.crop(np.zeros((4, 4, 1)), (5, 2)), DomainError,
      r"crop: hw=\(5, 2\) must fit inside x's \(H, W\)=\(4, 4\); got x.shape=\(4, 4, 1\)"),
-    (lambda: layers.crop(np.zeros((4, 4, 1)), 3), TypeError,
+    (lambda tier: tier.crop(np.zeros((4, 4, 1)), 3), TypeError,
      r"crop: hw must be two integers \(h, w\); got hw=3"),
-    (lambda: layers.crop_backward(np.zeros((4, 4, 1)), (3, 5)), DomainError,
+    (lambda tier: tier.crop_backward(np.zeros((4, 4, 1)), (3, 5)), DomainError,
      r"crop_backward: hw=\(3, 5\) must be at least dy's \(h, w\)=\(4, 4\)"),
-    (lambda: layers.concat(np.zeros((4, 4, 1)), np.zeros((4, 5, 1))), LengthError,
+    (lambda tier: tier.concat(np.zeros((4, 4, 1)), np.zeros((4, 5, 1))), LengthError,
      r"concat: skip and up must agree in all but the channel axis; "
      r"got skip.shape=\(4, 4, 1\), up.shape=\(4, 5, 1\)"),
-    (lambda: layers.concat(np.zeros((4, 4, 1)), np.zeros((1, 4, 4, 1))), LengthError,
+    (lambda tier: tier.concat(np.zeros((4, 4, 1)), np.zeros((1, 4, 4, 1))), LengthError,
      r"concat: skip and up must agree"),
-    (lambda: layers.concat_backward(np.zeros((4, 4, 3)), 4), DomainError,
+    (lambda tier: tier.concat_backward(np.zeros((4, 4, 3)), 4), DomainError,
      r"concat_backward: channels=4 must be at most dy.shape\[-1\]=3"),
-    (lambda: layers.softmax_cross_entropy(np.zeros((2, 2, 3)), np.array([[0, 3], [1, -1]])),
+    (lambda tier: tier.softmax_cross_entropy(np.zeros((2, 2, 3)), np.array([[0, 3], [1, -1]])),
      DomainError, r"softmax_cross_entropy: labels must lie in \[0, classes\) = \[0, 3\); "
                   r"got values from -1 to 3"),
-    (lambda: layers.softmax_cross_entropy(np.zeros((2, 2, 3)), np.zeros((2, 3), int)),
+    (lambda tier: tier.softmax_cross_entropy(np.zeros((2, 2, 3)), np.zeros((2, 3), int)),
      LengthError, r"softmax_cross_entropy: labels.shape must be a.shape\[:-1\] = \(2, 2\) "
                   r"\(one class per pixel\); got labels.shape=\(2, 3\), a.shape=\(2, 2, 3\)"),
-    (lambda: layers.softmax_cross_entropy(np.zeros((2, 2, 3)), np.zeros((2, 2))), TypeError,
+    (lambda tier: tier.softmax_cross_entropy(np.zeros((2, 2, 3)), np.zeros((2, 2))), TypeError,
      r"softmax_cross_entropy: labels must be integers \(class indices\); got labels.dtype=float64"),
-    (lambda: layers.softmax_cross_entropy(np.zeros((2, 2, 3)), np.zeros((2, 2), int),
+    (lambda tier: tier.softmax_cross_entropy(np.zeros((2, 2, 3)), np.zeros((2, 2), int),
                                           np.ones((2, 3))),
      LengthError, r"softmax_cross_entropy: weights.shape must equal labels.shape = \(2, 2\); "
                   r"got weights.shape=\(2, 3\)"),
-    (lambda: layers.binary_cross_entropy(np.array([0., 0.5]), np.array([0., 1.])), DomainError,
+    (lambda tier: tier.softmax_cross_entropy(np.zeros((2, 2)), np.zeros(2, int), np.array([1., -1.])),
+     DomainError, r"softmax_cross_entropy: weights must be finite and non-negative \(a loss weight "
+                  r"per pixel\); got 1 that are not, the first -1.0"),
+    (lambda tier: tier.softmax_cross_entropy(np.zeros((2, 2)), np.zeros(2, int), np.array([np.nan, 1.])),
+     DomainError, r"softmax_cross_entropy: weights must be finite and non-negative .*the first nan"),
+    (lambda tier: tier.binary_cross_entropy(np.array([0., 0.5]), np.array([0., 1.])), DomainError,
      r"binary_cross_entropy: p must lie in the open interval \(0, 1\); got values from 0.0 to 0.5"),
-    (lambda: layers.mse(np.zeros(3), np.zeros(4)), LengthError,
+    (lambda tier: tier.mse(np.zeros(3), np.zeros(4)), LengthError,
      r"mse: yhat.shape must equal y.shape; got yhat.shape=\(3,\), y.shape=\(4,\)"),
-    (lambda: layers.dense(np.zeros((2, 3)), np.zeros((4, 5))), LengthError,
+    (lambda tier: tier.dense(np.zeros((2, 3)), np.zeros((4, 5))), LengthError,
      r"dense: w.shape\[0\] must equal x.shape\[-1\]; got w.shape=\(4, 5\), x.shape=\(2, 3\)"),
-    (lambda: layers.flatten_backward(np.zeros((2, 5)), (2, 2, 2, 1)), LengthError,
+    (lambda tier: tier.flatten_backward(np.zeros((2, 5)), (2, 2, 2, 1)), LengthError,
      r"flatten_backward: dy.shape must be the shape of flatten\(x\) for x.shape=\(2, 2, 2, 1\), "
      r"i.e. \(2, 4\); got dy.shape=\(2, 5\)"),
-    (lambda: layers.relu_backward(np.zeros(3), np.zeros(4)), LengthError,
+    (lambda tier: tier.relu_backward(np.zeros(3), np.zeros(4)), LengthError,
      r"relu_backward: dy.shape must equal z.shape; got dy.shape=\(3,\), z.shape=\(4,\)"),
-    (lambda: layers.correlate(np.zeros((3, 3)), np.zeros((4, 2))), DomainError,
+    (lambda tier: tier.correlate(np.zeros((3, 3)), np.zeros((4, 2))), DomainError,
      r"correlate: in valid mode the kernel must fit the image; "
      r"got k.shape=\(4, 2\), x.shape=\(3, 3\)"),
-    (lambda: layers.correlate(np.zeros((3, 3)), np.zeros((2, 2)), "wrap"), DomainError,
+    (lambda tier: tier.correlate(np.zeros((3, 3)), np.zeros((2, 2)), "wrap"), DomainError,
      r"correlate: mode must be one of \('valid', 'full', 'same'\); got mode='wrap'"),
-    (lambda: layers.gaussian_kernel(7, 0), DomainError,
+    (lambda tier: tier.gaussian_kernel(7, 0), DomainError,
      r"gaussian_kernel: sigma must be a positive number; got sigma=0"),
-    (lambda: layers.sobel_gradient(np.zeros(5)), RankError,
+    (lambda tier: tier.sobel_gradient(np.zeros(5)), RankError,
      r"sobel_gradient: image must have shape \(…, H, W\); got image.shape=\(5,\)"),
 ]
 
 
-@pytest.mark.parametrize("call, error, message", BAD, ids=[m[:40] for _, _, m in BAD])
-def test_bad_input_is_refused_with_a_clear_message(call, error, message):
+def _on_tiers(cases):
+    """Each case on the expressions, and on the fast engine where it has the function."""
+    return [(tier, *case) for case in cases for tier in (layers, fast)
+            if tier is layers or case[2].split(":")[0] in fast.__all__]
+
+
+@pytest.mark.parametrize("tier, call, error, message", _on_tiers(BAD),
+                         ids=[f"{t.__name__}-{m[:40]}" for t, _, _, m in _on_tiers(BAD)])
+def test_bad_input_is_refused_with_a_clear_message(tier, call, error, message):
+    """The same message from both tiers: they make the same call to aplnet.checks."""
     with pytest.raises(error, match=message):
-        call()
+        call(tier)
 
 
 def test_every_error_is_a_value_error_or_type_error():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aplnet import layers
+from aplnet import fast, layers, naive
 from aplnet.apl import DomainError, LengthError, RankError
 from aplnet.unet import (SGD, UNet, check_input_size, input_size_for, output_size,
                          valid_input_sizes, write_npz)
@@ -139,13 +139,70 @@ def test_call_equals_forward(rng):
     np.testing.assert_array_equal(net(x), net.forward(x)[0])
 
 
-def test_every_convolution_goes_through_layers(monkeypatch, rng):
+@pytest.mark.parametrize("engine, tier", [("fast", fast), ("apl", layers), ("naive", naive)])
+def test_every_convolution_goes_through_the_engines_tier(engine, tier, monkeypatch, rng):
     calls = []
-    real = layers.conv
-    monkeypatch.setattr(layers, "conv", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
-    net = UNet(depth=3, width=2)
-    net(rng.random((44, 44, 1)).astype(np.float32))
+    real = tier.conv
+    monkeypatch.setattr(tier, "conv", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    net = UNet(depth=2, width=2, engine=engine)
+    net(rng.random((18, 18, 1)).astype(np.float32))
     assert calls == [s for _, kind, s in net.layout() if kind == "conv"]
+
+
+# ------------------------------------------------------------------ engines
+
+
+def _step(net, x, labels, weights):
+    """One training step's loss and gradients, and the weights after an SGD update."""
+    loss, grads = net.loss_and_grad(x, labels, weights)
+    params = {k: v.copy() for k, v in net.params.items()}
+    SGD(params, lr=0.1, momentum=0.9).step(grads)
+    return loss, grads, params
+
+
+def _same_step(a, b, rtol=1e-10):
+    return (np.isclose(a[0], b[0], rtol=rtol) and all(
+        np.allclose(a[i][k], b[i][k], rtol=rtol, atol=1e-12) for i in (1, 2) for k in a[1]))
+
+
+def test_a_training_step_on_the_expressions_equals_the_fast_engines(rng):
+    net = UNet(depth=3, width=3, bias=True, seed=2, dtype=np.float64)
+    x, labels = rng.standard_normal((2, 48, 44, 1)), rng.integers(0, 2, (2, 8, 4))
+    weights = rng.uniform(0.5, 2, (2, 8, 4))
+    fast_step = _step(net, x, labels, weights)
+    net.engine = "apl"
+    assert _same_step(_step(net, x, labels, weights), fast_step)
+
+
+def test_a_training_step_on_the_loops_equals_both_on_a_tiny_net(rng):
+    net = UNet(depth=2, width=2, seed=3, dtype=np.float64)
+    x, labels = rng.standard_normal((1, 18, 18, 1)), rng.integers(0, 2, (1, 2, 2))
+    steps = {}
+    for engine in ("fast", "apl", "naive"):
+        net.engine = engine
+        steps[engine] = _step(net, x, labels, None)
+    assert _same_step(steps["naive"], steps["fast"]) and _same_step(steps["naive"], steps["apl"])
+
+
+def test_an_unknown_engine_is_refused_naming_the_three():
+    with pytest.raises(ValueError, match="UNet: engine must be one of 'fast', 'apl', 'naive'; "
+                                         "got 'torch'"):
+        UNet(depth=2, width=2, engine="torch")
+    net = UNet(depth=2, width=2)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        net.engine = "Fast"
+    assert net.engine == "fast"
+
+
+def test_the_engine_is_chosen_at_load_not_saved(tmp_path):
+    net = UNet(depth=2, width=2, seed=4, engine="apl")
+    net.save(tmp_path / "m.npz")
+    assert "engine" not in net.to_arrays()["config"].item()
+    assert UNet.load(tmp_path / "m.npz").engine == "fast"
+    loaded = UNet.load(tmp_path / "m.npz", engine="naive")
+    assert loaded.engine == "naive" and repr(loaded).endswith("engine='naive')")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        UNet.load(tmp_path / "m.npz", engine="gpu")
 
 
 @pytest.mark.parametrize("x, error, match", [
@@ -204,10 +261,11 @@ def test_whole_network_gradient_matches_finite_differences(bias):
                                    err_msg=name)
 
 
-def test_backward_gives_every_parameter_its_shape_and_dtype(rng):
-    net = UNet(depth=3, width=2, bias=True)
-    x = rng.random((1, 44, 44, 1)).astype(np.float32)
-    _, grads = net.loss_and_grad(x, np.zeros((1, 4, 4), int))
+@pytest.mark.parametrize("engine", ["fast", "apl", "naive"])
+def test_backward_gives_every_parameter_its_shape_and_dtype(engine, rng):
+    net = UNet(depth=2, width=2, bias=True, engine=engine)
+    x = rng.random((1, 18, 18, 1)).astype(np.float32)
+    _, grads = net.loss_and_grad(x, np.zeros((1, 2, 2), int))
     assert list(grads) == list(net.params)
     assert all(grads[k].shape == p.shape and grads[k].dtype == np.float32
                for k, p in net.params.items())

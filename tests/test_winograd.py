@@ -1,21 +1,19 @@
-"""Winograd's F(2×2, 3×3) against its matrices, the naive loops and the layers that use it.
+"""Winograd's F(2×2, 3×3) (aplnet.fast.winograd) against its matrices and the naive loops.
 
-The layers take the Winograd road only from 128 channels on, far beyond what
-the loop oracles can run, so here the thresholds are lowered to one channel
-and one tile (:func:`winograd_from_one_channel`) and the public ``conv`` and
-``conv_backward`` are compared with the loops on hypothesis shapes; the
-block size is cut too, so that images split into many blocks of tile rows.
+Its three functions are called directly here, on hypothesis shapes, with
+blocks cut small so that images split into many blocks of tile rows; the
+fast engine's convolutions on the Winograd road are held to the
+expressions in test_fast_vs_layers.py.
 """
-
-import contextlib
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aplnet import apl, layers, naive, winograd
-from aplnet.winograd import A, B, G
+from aplnet import apl, fast, naive
+from aplnet.fast import winograd
+from aplnet.fast.winograd import A, B, G
 from strategies_layers import arrays, frames
 
 
@@ -23,21 +21,12 @@ def close(fast, slow):
     return fast.shape == slow.shape and np.allclose(fast, slow, rtol=1e-10, atol=1e-10)
 
 
-@contextlib.contextmanager
-def winograd_from_one_channel(tiles_per_block=None):
-    """Every 3x3 stride-1 conv through aplnet.winograd; given ``tiles_per_block``,
-    blocks of whole tile rows holding at least that many tiles (so a block can be
-    a single tile row, and the last block shorter than the others)."""
-    saved = (layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES,
-             winograd._BLOCK_BYTES, winograd._LEAST_TILES)
-    layers._WINOGRAD_LEAST_CHANNELS = layers._WINOGRAD_LEAST_TILES = 1
-    if tiles_per_block:
-        winograd._BLOCK_BYTES, winograd._LEAST_TILES = 1, tiles_per_block
-    try:
-        yield
-    finally:
-        (layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES,
-         winograd._BLOCK_BYTES, winograd._LEAST_TILES) = saved
+def blocks_of(tiles_per_block):
+    """Blocks of whole tile rows holding at least ``tiles_per_block`` tiles (so a block can
+    be a single tile row, and the last block shorter than the others); None: the default."""
+    if tiles_per_block is None:
+        return fast.using()
+    return fast.using(block_bytes=1, least_tiles=tiles_per_block)
 
 
 @st.composite
@@ -124,7 +113,7 @@ def test_kron_is_the_apl_line_and_exact_in_float32():
 @given(cases(), BLOCKS)
 def test_correlate_equals_naive(case, tiles_per_block):
     x, w = case
-    with winograd_from_one_channel(tiles_per_block):
+    with blocks_of(tiles_per_block):
         assert close(winograd.correlate(x, w), naive.conv(x, w))
 
 
@@ -134,66 +123,9 @@ def test_gradients_equal_naive(case, tiles_per_block, seed):
     x, w = case
     dz = np.random.default_rng(seed).standard_normal(naive.conv(x, w).shape)
     dx, dw, _ = naive.conv_backward(dz, x, w)
-    with winograd_from_one_channel(tiles_per_block):
+    with blocks_of(tiles_per_block):
         assert close(winograd.input_gradient(dz, w), dx)
         assert close(winograd.weight_gradient(x, dz), dw)
-
-
-@settings(deadline=None)
-@given(cases(), BLOCKS, st.integers(0, 2), st.integers(0, 2**32 - 1))
-def test_conv_and_conv_backward_through_winograd_equal_naive(case, tiles_per_block, pad, seed):
-    x, w = case
-    dz = np.random.default_rng(seed).standard_normal(naive.conv(x, w, pad=pad).shape)
-    with winograd_from_one_channel(tiles_per_block):
-        z, grads = layers.conv(x, w, pad=pad), layers.conv_backward(dz, x, w, pad=pad)
-    assert close(z, naive.conv(x, w, pad=pad))
-    assert all(close(f, s) for f, s in zip(grads, naive.conv_backward(dz, x, w, pad=pad)))
-
-
-def test_the_layers_take_winograd_from_the_thresholds_on(monkeypatch):
-    """At the channel and tile thresholds: conv and both gradients, equal to the
-    direct road's; one channel or one tile row fewer, or another kernel: neither."""
-    calls = []
-    for name in ("correlate", "input_gradient", "weight_gradient"):
-        real = getattr(winograd, name)
-        monkeypatch.setattr(winograd, name,
-                            lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
-    least, tiles = layers._WINOGRAD_LEAST_CHANNELS, layers._WINOGRAD_LEAST_TILES
-    big = next(n for n in range(3, 200) if ((n - 2 + 1) // 2) ** 2 >= tiles)
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((big, big, least)).astype(np.float32)
-    w = (rng.standard_normal((3, 3, least, least)) / least).astype(np.float32)
-    dz = rng.standard_normal((big - 2, big - 2, least)).astype(np.float32)
-    roads = {}
-    for road, threshold in (("winograd", least), ("direct", 10 ** 9)):
-        monkeypatch.setattr(layers, "_WINOGRAD_LEAST_CHANNELS", threshold)
-        calls.clear()
-        roads[road] = (layers.conv(x, w), *layers.conv_backward(dz, x, w))
-        assert calls == (["correlate", "input_gradient", "weight_gradient"]
-                         if road == "winograd" else [])
-    for fast, direct in zip(*roads.values()):
-        assert fast.dtype == np.float32
-        assert np.abs(fast - direct).max() <= 1e-5 * np.abs(direct).max()
-    monkeypatch.setattr(layers, "_WINOGRAD_LEAST_CHANNELS", least)
-    calls.clear()
-    layers.conv(x[:-1, :-1], w)                              # one tile row and column fewer
-    layers.conv(x[..., 1:], w[:, :, 1:])                    # one channel in too few
-    layers.conv(x, w[..., 1:])                              # one channel out too few
-    layers.conv(x, w[:2])                                   # a 2x3 kernel
-    layers.conv(x[:-2, :-2], w, stride=2)
-    layers.conv(x.astype(np.float16), w.astype(np.float16))  # halves in float16: no
-    assert calls == []
-
-
-@pytest.mark.parametrize("stride", [2, 3])
-def test_a_strided_input_gradient_through_winograd_equals_naive(stride):
-    """At a stride, dx is a stride-1 correlation of the dilated dz: that road too."""
-    rng = np.random.default_rng(10)
-    x, w = rng.standard_normal((2, 3 + 2 * stride, 3 + 3 * stride, 2)), rng.standard_normal((3, 3, 2, 3))
-    dz = rng.standard_normal(naive.conv(x, w, stride=stride).shape)
-    with winograd_from_one_channel(1):
-        grads = layers.conv_backward(dz, x, w, stride=stride)
-    assert all(close(f, s) for f, s in zip(grads, naive.conv_backward(dz, x, w, stride=stride)))
 
 
 @pytest.mark.parametrize("func, args, error, message", [

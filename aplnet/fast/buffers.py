@@ -6,10 +6,8 @@ and dropped within the call. Made with ``np.empty``, they go back to
 glibc's malloc at the end of the call, which gives the memory back to the
 system once a few megabytes lie free at the top of its heap (and maps
 larger blocks afresh each time); the next call takes it again a page at a
-time, each page zeroed by the kernel first. On the small U-Nets that was
-a quarter of the training step: 188/16/5 took 44–50 ms a step with about
-7,000 page faults, and 34–36 ms with its scratch from here, with none
-(``python benchmarks/unet_step.py --config 188/16/5`` prints both).
+time, each page zeroed by the kernel first: on the small U-Nets, a
+quarter of the training step (``benchmarks/README.md``).
 
 :func:`empty` keeps every buffer it makes, a flat byte array, and hands
 out views of it (``buf[:size].view(dtype).reshape(shape)``). Every view

@@ -17,8 +17,7 @@ the windows ``+.×`` kernel way costs 9 of (pixels, C)·(C, K), with 4
 pixels to a tile: 16/36 of the multiplications. The transforms are sums
 and differences of strided slices (the matrices hold only 0, ±1 and ±½),
 ``O(C)`` work per pixel against the products' ``O(C·K)``, so the trade pays
-when the channels are many (see ``_WINOGRAD_LEAST_CHANNELS`` in
-:mod:`aplnet.layers`).
+when the channels are many (see :data:`aplnet.fast.roads.WINOGRAD_LEAST_CHANNELS`).
 
 In APL, for one tile ``d`` (4 4) and one kernel ``w`` (3 3)::
 
@@ -37,9 +36,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import buffers
-from .apl import DomainError, LengthError
-from .checks import _channels_match, _image, _kernel
+from .. import checks
+from ..apl import DomainError, LengthError
+from . import buffers, roads
 
 __all__ = ["B", "G", "A", "correlate", "input_gradient", "weight_gradient"]
 
@@ -60,19 +59,6 @@ A = np.array([[1, 0],
               [1, -1],
               [0, -1]], float)
 """Output transform: ``Y = Aᵀ M A``."""
-
-_BLOCK_BYTES = 4 << 20
-"""About how much of ``V`` (or ``M``) one block of tile rows fills, unless
-``_LEAST_TILES`` asks for more: on the U-Net's wide layers it does, and a
-block is then the whole image (25–100 MB of scratch at 572/64/5)."""
-
-
-_LEAST_TILES = 1024
-"""Tiles per block at least: each of the 16 products has a row per tile (or,
-in the weight gradient, sums over the tiles), and BLAS needs many rows to
-run at speed; on the deep layers of the U-Net, whose channels are many and
-tiles few, this outweighs keeping the block in cache."""
-
 
 def _transform_kernel(w, g=G):
     """``U[u,v] = Σ_ab g[u,a] w[a,b] g[v,b]``, i.e. ``g+.×w+.×⍉g`` for every channel pair; ``(4, 4, C, K)``.
@@ -165,10 +151,10 @@ def _even(xp, dz=None):
 
 
 def _tile_row_blocks(frames, tiles_h, tiles_w, channels, itemsize):
-    """``(f, i0, i1)``: frame ``f``, tile rows ``i0:i1``; about ``_BLOCK_BYTES`` of ``V`` each,
-    but at least ``_LEAST_TILES`` tiles (as far as the image has them)."""
+    """``(f, i0, i1)``: frame ``f``, tile rows ``i0:i1``; about :func:`roads.block_bytes` of ``V`` each,
+    but at least :func:`roads.least_tiles` tiles (as far as the image has them)."""
     per_row = 16 * tiles_w * channels * itemsize
-    step = max(1, _BLOCK_BYTES // per_row, -(-_LEAST_TILES // tiles_w))
+    step = max(1, roads.block_bytes() // per_row, -(-roads.least_tiles() // tiles_w))
     step = min(tiles_h, step)
     for f in range(frames):
         for i0 in range(0, tiles_h, step):
@@ -176,7 +162,7 @@ def _tile_row_blocks(frames, tiles_h, tiles_w, channels, itemsize):
 
 
 def _at_least(x, name, func, least):
-    """``x`` (checked by :func:`aplnet.checks._image`) with H, W >= ``least`` and a channel."""
+    """``x`` (checked by :func:`aplnet.checks.image`) with H, W >= ``least`` and a channel."""
     if min(x.shape[-3:-1]) < least or x.shape[-1] < 1:
         raise DomainError(f"{func}: {name} must be at least {least}x{least} with one channel "
                           f"or more; got {name}.shape={x.shape}")
@@ -234,9 +220,9 @@ def correlate(xp, w):
     array([[45., 54.],
            [81., 90.]])
     """
-    xp = _at_least(_image(xp, "xp", "correlate"), "xp", "correlate", 3)
-    w = _three_by_three(_kernel(w, "w", "correlate"), "correlate")
-    _channels_match(xp, w, "correlate")
+    xp = _at_least(checks.image(xp, "xp", "correlate"), "xp", "correlate", 3)
+    w = _three_by_three(checks.kernel(w, "w", "correlate"), "correlate")
+    checks.channels_match(xp, w, "correlate")
     dtype = np.result_type(xp, w)
     return _correlate_transformed(xp, _transform_kernel(w.astype(dtype, copy=False)), dtype)
 
@@ -275,8 +261,8 @@ def input_gradient(dz, w):
            [3., 4., 5.],
            [6., 7., 8.]])
     """
-    dz = _at_least(_image(dz, "dz", "input_gradient"), "dz", "input_gradient", 1)
-    w = _three_by_three(_kernel(w, "w", "input_gradient"), "input_gradient")
+    dz = _at_least(checks.image(dz, "dz", "input_gradient"), "dz", "input_gradient", 1)
+    w = _three_by_three(checks.kernel(w, "w", "input_gradient"), "input_gradient")
     if w.shape[3] != dz.shape[-1]:
         raise LengthError(f"input_gradient: w.shape[3] (kernel output channels) must equal "
                           f"dz.shape[-1]; got w.shape={w.shape}, dz.shape={dz.shape}")
@@ -370,8 +356,8 @@ def weight_gradient(xp, dz):
            [26., 30., 34.],
            [42., 46., 50.]])
     """
-    xp = _at_least(_image(xp, "xp", "weight_gradient"), "xp", "weight_gradient", 3)
-    dz = _at_least(_image(dz, "dz", "weight_gradient"), "dz", "weight_gradient", 1)
+    xp = _at_least(checks.image(xp, "xp", "weight_gradient"), "xp", "weight_gradient", 3)
+    dz = _at_least(checks.image(dz, "dz", "weight_gradient"), "dz", "weight_gradient", 1)
     want = xp.shape[:-3] + (xp.shape[-3] - 2, xp.shape[-2] - 2)
     if dz.shape[:-1] != want:
         raise LengthError(f"weight_gradient: dz.shape must be {want + ('K',)} for "
