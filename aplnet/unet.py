@@ -725,8 +725,10 @@ class UNet:
 class SGD:
     """Stochastic gradient descent with momentum: ``v ← μv − ηg``, ``W ← W + v``.
 
-    The paper uses momentum μ = 0.99 (the notes' "0.99"), so each step's
-    gradient keeps acting for about a hundred steps.
+    The paper uses momentum μ = 0.99, so each step's gradient keeps acting
+    for about a hundred steps. Note 000's "learning rate 0.99" is read as
+    that momentum: taken literally, plain steps of 0.99 on its summed
+    energy, it diverges and then stalls (notes chapter 06, section 6).
 
     Parameters
     ----------
