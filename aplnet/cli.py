@@ -78,8 +78,9 @@ def build_parser():
                             "(foreground where label > 0); default: with --classes 2, "
                             "two-valued masks are binary and others instances")
     train.add_argument("--no-bias", dest="bias", action="store_false", default=None,
-                       help="convolutions without biases (default: with them, as in the "
-                            "paper; without, a narrow network can die to a constant output)")
+                       help="convolutions without biases (default: with them, as Caffe's, the "
+                            "paper's framework, have; without, a narrow network can die to "
+                            "a constant output)")
     train.add_argument("--out", metavar="RUN", help="run directory (default 'run')")
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint (only --epochs may change)")
