@@ -77,6 +77,10 @@ def build_parser():
                        help="read mask labels as class indices, or as one label per object "
                             "(foreground where label > 0); default: with --classes 2, "
                             "two-valued masks are binary and others instances")
+    train.add_argument("--no-bias", dest="bias", action="store_false", default=None,
+                       help="convolutions without biases (default: with them, as Caffe's, the "
+                            "paper's framework, have; without, a narrow network can die to "
+                            "a constant output)")
     train.add_argument("--out", metavar="RUN", help="run directory (default 'run')")
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint (only --epochs may change)")
@@ -154,7 +158,7 @@ def _train(args):
     from .runs import clear_run, refuse_existing_run, remove_stale_temporaries, run_lock
     from .train import CHECKPOINT, Settings, resume, train
     given = {name: getattr(args, name) for name in [n for n, _, _ in TRAIN_OPTIONS]
-             + ["normalize", "masks"] if getattr(args, name) is not None}
+             + ["normalize", "masks", "bias"] if getattr(args, name) is not None}
     if args.resume:
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError(f"--out {args.out} and --resume {args.resume} differ; a resumed "

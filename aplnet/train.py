@@ -79,15 +79,24 @@ class Settings:
     ``range`` or ``none``), the same way again at prediction; ``masks`` says
     how to read the labels (:mod:`aplnet.masks`: ``auto``, ``classes`` or
     ``instances``).
+    ``bias`` gives every convolution a bias, as convolutions have by
+    default in Caffe, the paper's framework. Without biases every layer's
+    input is non-negative (the image in [0, 1], ReLU outputs), so the
+    network can lower its foreground score on most pixels only by switching
+    units off; once every unit of the narrow top level is off, the output
+    is constant and every gradient zero, for good (measured on real nuclei:
+    see the README, "Your own data"). The defaults ``lr = 0.001`` and
+    ``epochs = 120`` with the paper's momentum 0.99 were chosen there too:
+    at 0.003 runs ended swinging between growing and shrinking the nuclei.
     """
 
     data: str = "synthetic"
     size: int = 124
     depth: int = 3
     width: int = 8
-    epochs: int = 40
+    epochs: int = 120
     batch: int = 4
-    lr: float = 0.003
+    lr: float = 0.001
     momentum: float = 0.99
     seed: int = 0
     classes: int = 2
@@ -102,6 +111,7 @@ class Settings:
     lr_schedule: str = "constant"
     normalize: str = "percentile"
     masks: str = "auto"
+    bias: bool = True
 
     def check(self):
         """Self, after checking each field; DomainError names the first bad one."""
@@ -128,6 +138,8 @@ class Settings:
         if self.masks not in MODES:
             raise DomainError(f"train: --masks must be one of {', '.join(MODES)}; "
                               f"got {self.masks!r}")
+        if not isinstance(self.bias, bool):
+            raise DomainError(f"train: bias must be true or false; got {self.bias!r}")
         check_input_size(self.size, self.depth, "train: --size")
         self._check_validation()
         return self
@@ -306,6 +318,7 @@ def load_checkpoint(path):
         stored = json.loads(str(arrays["train/settings"]))
         if isinstance(stored, dict):   # runs from before normalisation was a setting
             stored.setdefault("normalize", "range")
+            stored.setdefault("bias", net.bias)   # runs from before bias was a setting
         settings = Settings(**stored).check()
         state = json.loads(str(arrays["train/state"]))
         _check_state(state)
@@ -536,7 +549,8 @@ def train(settings, out, log=print, progress=None, samples=None, held_out=None,
     in_channels = samples.images[0].shape[-1]
     sampler, held_out, notes = _prepare(settings, samples, held_out, in_channels,
                                         settings.classes)
-    net = UNet(settings.depth, settings.width, in_channels, settings.classes, seed=settings.seed)
+    net = UNet(settings.depth, settings.width, in_channels, settings.classes,
+               bias=settings.bias, seed=settings.seed)
     net.normalization = Normalization(settings.normalize)
     opt = SGD(net.params, settings.lr, settings.momentum)
     if before_writing is not None:

@@ -6,7 +6,8 @@
 stardist's shipped image and instance mask are cut as in
 ``tests/test_real_nuclei.py`` (64x64 16-bit TIFF tiles, the right quarter
 held out). aplnet trains with ``aplnet.train.train`` and the default
-settings. PyTorch trains the benchmarks' model of the same network
+settings but ``bias=False`` (``--no-bias``), since the benchmarks' model
+has no biases. PyTorch trains the benchmarks' model of the same network
 (``unet_step.torch_model``: valid convolutions, no bias, the same initial
 weights) on exactly the tiles aplnet's epochs draw — the same
 :class:`aplnet.train.TileSampler`, seeded per epoch as training seeds it,
@@ -59,7 +60,8 @@ def train_torch(settings, threads):
                                             settings.classes, settings.masks)
     sampler = TileSampler(samples, settings.size, settings.depth, settings.w0, settings.sigma,
                           settings.elastic, instances)
-    net = UNet(settings.depth, settings.width, 1, settings.classes, seed=settings.seed)
+    net = UNet(settings.depth, settings.width, 1, settings.classes, bias=settings.bias,
+               seed=settings.seed)
     net.normalization = Normalization(settings.normalize)
     model = torch_model(net)
     opt = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
@@ -98,7 +100,7 @@ def main():
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="aplnet-nuclei-")
     train_dir, held_dir = cut_into_tiles(root)
-    settings = dataclasses.replace(Settings(data=train_dir), epochs=args.epochs)
+    settings = dataclasses.replace(Settings(data=train_dir), epochs=args.epochs, bias=False)
     start = time.perf_counter()
     net, state = train(settings, os.path.join(root, "run"), log=lambda line: None,
                        progress=False)

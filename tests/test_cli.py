@@ -60,6 +60,14 @@ def test_train_then_resume_then_predict(tmp_path, capsys):
     assert os.path.isfile(tmp_path / "pred" / "cells_overlay.png")
 
 
+def test_train_no_bias_trains_a_network_without_biases(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert main(["train", *TINY, "--no-bias", "--out", run]) == 0
+    assert not UNet.load(os.path.join(run, "model.npz")).bias
+    assert main(["train", "--resume", run, "--epochs", "2", "--no-bias", "--no-progress"]) == 0
+    assert "epoch 2/2" in capsys.readouterr().out
+
+
 def test_train_on_a_folder(tmp_path, capsys):
     data = _folder(tmp_path / "data")
     assert main(["train", "--data", data, *TINY, "--out", str(tmp_path / "run")]) == 0

@@ -1,6 +1,7 @@
 """Tests of training (aplnet.train) and the demo (aplnet.demo)."""
 
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -12,7 +13,7 @@ from aplnet.apl import DomainError, LengthError
 from aplnet.data import Samples, synthetic_cells
 from aplnet.train import (Settings, TileSampler, TrainingDiverged, check_samples, load_checkpoint,
                           load_data, resume, train)
-from aplnet.unet import UNet
+from aplnet.unet import UNet, read_npz, write_npz
 
 TINY = Settings(size=52, depth=3, width=2, epochs=2, batch=2, lr=0.005, images=4, w0=0.0,
                 steps_per_epoch=2)
@@ -143,6 +144,62 @@ def test_a_diverging_first_epoch_writes_no_checkpoint(tmp_path):
     assert not os.path.exists(tmp_path / "run" / "model.npz")
 
 
+# ----------------------------------------------------------------- biases
+
+
+def test_training_gives_every_convolution_a_bias_by_default(tmp_path):
+    out, net, _ = _run(tmp_path, epochs=1)
+    assert Settings().bias and net.bias
+    assert {k for k in net.params if k.endswith(".b")} == \
+        {name + ".b" for name, _, _ in net.layout()}
+    assert UNet.load(os.path.join(out, "model.npz")).bias
+
+
+def test_without_bias_the_network_has_none(tmp_path):
+    _, net, _ = _run(tmp_path, epochs=1, bias=False)
+    assert not net.bias and not [k for k in net.params if k.endswith(".b")]
+
+
+def test_a_run_from_before_bias_was_a_setting_resumes_without_biases(tmp_path):
+    out, _, _ = _run(tmp_path, epochs=1, bias=False)
+    path = os.path.join(out, "model.npz")
+    arrays = read_npz(path)
+    settings = json.loads(str(arrays["train/settings"]))
+    del settings["bias"]
+    arrays["train/settings"] = np.array(json.dumps(settings))
+    write_npz(path, arrays)
+    assert load_checkpoint(path)[2].bias is False
+    net, state = resume(out, {"epochs": 2}, log=_quiet, progress=False)
+    assert state["epoch"] == 2 and not net.bias
+
+
+def test_a_dead_top_level_stops_a_network_without_biases_for_good():
+    """The collapse measured on the real nuclei, in miniature.
+
+    Every layer's input is non-negative (an image in [0, 1], ReLU outputs),
+    so without biases a unit whose weights are all negative is zero on every
+    pixel; once all the top level's units are, the logits are 0 everywhere
+    and every gradient is 0: no step can change the network again. With
+    biases the output's bias still has a gradient (the class balance can be
+    learnt without switching units off, which is how biases prevent this).
+    """
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 44, 44, 1)).astype(np.float32)
+    labels = (rng.random((2, 4, 4)) < 0.3).astype(np.int64)
+    for bias in (False, True):
+        net = UNet(depth=3, width=2, bias=bias, seed=0)
+        net.params["down0.conv1.w"] = -np.abs(net.params["down0.conv1.w"])
+        logits, tape = net.forward(x)
+        _, dlogits = net.loss(logits, labels)
+        grads = net.backward(dlogits, tape)
+        assert not tape["down0.conv1"][1].any()
+        live = [k for k, g in grads.items() if np.any(g)]
+        if bias:
+            assert live == ["out.conv.b"]
+        else:
+            assert not np.any(logits) and live == []
+
+
 # ------------------------------------------------------------- bad input
 
 
@@ -151,6 +208,7 @@ def test_a_diverging_first_epoch_writes_no_checkpoint(tmp_path):
     ({"lr": -1.0}, "--lr must be a positive number"),
     ({"momentum": 1.0}, r"--momentum must be in \[0, 1\)"),
     ({"batch": 0}, "--batch must be a positive integer"),
+    ({"bias": "yes"}, "bias must be true or false"),
 ])
 def test_bad_settings_are_named(changes, match):
     with pytest.raises(DomainError, match=match):
