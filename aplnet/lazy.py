@@ -192,7 +192,7 @@ def predict(net, image, tile=None):
     >>> probs = predict(net, image, tile=64)
     >>> probs.chunks[:2]
     ((48, 48, 48, 48, 48, 48, 12), (48, 48, 48, 48, 8))
-    >>> bool((probs.compute() == tiling.predict(net, image, tile=64)).all())
+    >>> bool((probs.compute() == tiling.predict(net, image, tile=64, batch=1)).all())
     True
     """
     import dask.array as da
