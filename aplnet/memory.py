@@ -4,35 +4,30 @@ A training step of the U-Net holds, at its peak (early in the backward
 pass, at the top of the expanding path):
 
 * the parameters, their gradients and the optimiser's velocity: three
-  copies of the weights;
+  copies of the weights (an upper bound: at the peak only the top
+  level's gradients exist yet);
 * every activation the forward pass keeps for the backward one: the input
   of each convolution and its ReLU output (the tape of
   :meth:`aplnet.unet.UNet.forward`), the logits, and the softmax
-  cross-entropy's gradient beside them;
-* the gradients of the skip connections, padded back to their levels'
-  sizes, kept until the contracting path's backward pass takes them;
-* the scratch of the layer being differentiated, five arrays about the
-  size of the network's largest activation: the incoming gradient, that
-  gradient through the ReLU, the zero-dilated copy the input gradient is
-  correlated from, the input gradient itself (computed at full width),
-  and one more for the weight gradient's copy laid on the input grid or,
-  at the top of the contracting path, max pooling's routed gradient;
+  cross-entropy's gradient beside them. The backward pass lets each
+  layer's activations go once their gradients are taken, so the skip
+  connections' gradients, which it keeps until the contracting path
+  takes them, are never held beside the whole tape;
+* the scratch of the layer being differentiated, two arrays about the
+  size of the network's largest activation (the first convolution of the
+  top of the expanding path): the input gradient, and the incoming
+  gradient with the copy of it laid on the input's grid, together about
+  as large;
 * a fixed 16 MiB: the convolutions' im2col and row blocks (three of about
   4 MB, :data:`aplnet.fast.roads.BLOCK_BYTES`, kept between calls by
   :mod:`aplnet.fast.buffers`) and the BLAS's own buffers.
-  The Winograd layers' blocks (:mod:`aplnet.fast.winograd`) are larger, up to
-  about 100 MB at 572/64/5, but only wide layers take them, deep in the
-  network where the activations are small: the step's peak rise there
-  stayed 1071 MB with and without them.
 
-The five and the 16 MiB are measured, not derived: on nine
-configurations from 28 to 180 MB the estimate came out between 0.92 and
-1.16 times the peak resident memory of a real training step. On another
-day on the same machine one step's peak measured from 26 to 49 MB from run
-to run (the peak moves with the allocator's and the machine's state), the
-estimate 0.88 to 1.67 times it, so tests/test_memory.py can only hold the
-estimate within that spread (0.6 to 2.0 times the measured peak), which
-catches a term left out or counted twice.
+The two and the 16 MiB are measured, not derived: on nine configurations
+from 0.1 to 1032 MB the estimate came out 1.1 to 1.2 times the peak of
+numpy's arrays in a real training step (traced by :mod:`tracemalloc`) where
+the activations dominate, and up to 1.8 times where the fixed part does;
+never below it (tests/test_memory.py holds the estimate between the
+traced peak and 1.3 times it plus the fixed part).
 
 :func:`estimate_training_bytes` adds these up for a batch of square or
 oblong tiles without allocating anything; :func:`check_training_fits`
@@ -57,7 +52,7 @@ _CONFIG_KEYS = ("depth", "width", "in_channels", "classes", "bias", "dtype")
 _DEFAULTS = {"in_channels": 1, "classes": 2, "bias": False, "dtype": "float32"}
 _FIXED_BYTES = 16 << 20
 """The im2col and row-block scratch buffers (three of about 4 MB) and BLAS's buffers."""
-_LAYER_SCRATCH = 5
+_LAYER_SCRATCH = 2
 """Arrays the size of the largest activation alive while a layer is differentiated."""
 
 
@@ -125,7 +120,7 @@ def _side(size, func):
 
 
 def _activations(cfg, h, w):
-    """Per image, in items: (kept for backward, skip gradients, largest layer side, logits).
+    """Per image, in items: (kept for backward, largest activation, logits).
 
     Walks the network as :meth:`aplnet.unet.UNet.forward` does. A layer that
     would shrink to nothing counts as size 0 (the sizes are the network's
@@ -133,7 +128,7 @@ def _activations(cfg, h, w):
     """
     depth, width = cfg["depth"], cfg["width"]
     kept = h * w * cfg["in_channels"]          # the input tile
-    skips, largest, levels = 0, kept, []
+    largest, levels = kept, []
     c_in = cfg["in_channels"]
     for level in range(depth):
         c = width * 2 ** level
@@ -146,7 +141,6 @@ def _activations(cfg, h, w):
         if level < depth - 1:
             h, w = h1 // 2, w1 // 2
             kept += h * w * c                   # the pooled map, next level's input
-            skips += h1 * w1 * c                # its gradient, padded back, in backward
     h, w = levels[-1][0], levels[-1][1]
     for level in reversed(range(depth - 1)):
         c = width * 2 ** level
@@ -156,7 +150,7 @@ def _activations(cfg, h, w):
         h, w = max(0, h - 4), max(0, w - 4)
         kept += (h + 2) * (w + 2) * c + h * w * c
     logits = h * w * cfg["classes"]
-    return kept, skips, largest, logits
+    return kept, largest, logits
 
 
 def _n_params(cfg):
@@ -190,10 +184,10 @@ def estimate_training_bytes(net_or_config, size, batch):
     -------
     int
         Parameters, gradients and velocity (3 copies of the weights), plus,
-        per tile, the activations kept for the backward pass, the skip
-        connections' gradients, the logits three times (logits, softmax
-        gradient, the loss's temporaries) and the backward pass's scratch
-        (five arrays the size of the largest activation), plus 16 MiB of
+        per tile, the activations kept for the backward pass, the logits
+        three times (logits, softmax gradient, the loss's temporaries) and
+        the backward pass's scratch (two arrays the size of the largest
+        activation), plus 16 MiB of
         block and BLAS buffers.
 
     Raises
@@ -218,8 +212,8 @@ def estimate_training_bytes(net_or_config, size, batch):
     h, w = _side(size, func)
     if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:
         raise DomainError(f"{func}: batch must be a positive integer; got batch={batch!r}")
-    kept, skips, largest, logits = _activations(cfg, h, w)
-    per_tile = kept + skips + 3 * logits + _LAYER_SCRATCH * largest
+    kept, largest, logits = _activations(cfg, h, w)
+    per_tile = kept + 3 * logits + _LAYER_SCRATCH * largest
     items = 3 * _n_params(cfg) + int(batch) * per_tile
     return items * cfg["itemsize"] + _FIXED_BYTES
 

@@ -531,9 +531,10 @@ class UNet:
 
     def _double_conv_backward(self, name, dh, tape, grads, input_grad=True):
         for i in (1, 0):
-            x, y = tape[f"{name}.conv{i}"]
+            x, y = tape.pop(f"{name}.conv{i}")   # gone from the tape once differentiated
             dh = self._conv_backward(f"{name}.conv{i}", self._relu_backward(dh, y), x, grads,
                                      input_grad or i == 1)
+            del x, y
         return dh
 
     def _backward(self, dlogits, tape, input_grad=True):
@@ -543,23 +544,25 @@ class UNet:
         dskips = []
         for level in range(self.depth - 1):
             dc = self._double_conv_backward(f"up{level}", dh, tape, grads)
-            skip = self._level_output(f"down{level}", tape)
-            dskip, du = self._tier.concat_backward(dc, skip.shape[-1])
+            dskip, du = self._tier.concat_backward(dc, self.channels(level))
             dskips.append(dskip.copy())      # not a view: lets the rest of dc go
+            del dc, dskip
             below = "bottom" if level == self.depth - 2 else f"up{level + 1}"
             dh, dw, db = self._tier.upconv_backward(du, self._level_output(below, tape),
                                                     self.params[f"up{level}.upconv.w"])
+            del du
             grads[f"up{level}.upconv.w"] = dw
             if self.bias:
                 grads[f"up{level}.upconv.b"] = db
         dh = self._double_conv_backward("bottom", dh, tape, grads, input_grad or self.depth > 1)
         for level in reversed(range(self.depth - 1)):
-            skip = self._level_output(f"down{level}", tape)
-            dh = self._tier.maxpool_backward(dh, skip)
+            dh = self._tier.maxpool_backward(dh, self._level_output(f"down{level}", tape))
+            dskip = dskips.pop()
             if self.engine == "fast":   # added into max pooling's gradient, in place
-                dh = fast.crop_backward(dskips[level], dh.shape[-3:-1], into=dh)
+                dh = fast.crop_backward(dskip, dh.shape[-3:-1], into=dh)
             else:
-                dh = dh + self._tier.crop_backward(dskips[level], dh.shape[-3:-1])
+                dh = dh + self._tier.crop_backward(dskip, dh.shape[-3:-1])
+            del dskip
             dh = self._double_conv_backward(f"down{level}", dh, tape, grads, input_grad or level > 0)
         return {k: grads[k] for k in self.params}, dh
 
@@ -570,6 +573,10 @@ class UNet:
         ----------
         dlogits : ndarray, the shape of the logits
         tape : dict from :meth:`forward` on the same input
+            Emptied as the pass goes: each layer's activations leave it
+            once their gradients are taken, so that the step's memory
+            falls as the backward pass climbs the network. Pass
+            ``dict(tape)`` to keep them.
 
         Returns
         -------
@@ -579,7 +586,7 @@ class UNet:
         return self._backward(dlogits, tape, input_grad=False)[0]
 
     def backward_with_input(self, dlogits, tape):
-        """The parameters' gradients and the input's: ``(grads, dx)``."""
+        """The parameters' gradients and the input's: ``(grads, dx)``; it empties ``tape`` as :meth:`backward` does."""
         return self._backward(dlogits, tape)
 
     def loss(self, logits, labels, weights=None):
