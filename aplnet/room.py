@@ -18,6 +18,8 @@ __all__ = ["available_bytes", "shortfall", "CHECKED_BYTES"]
 CHECKED_BYTES = 1 << 30
 """Arrays smaller than this are allocated without asking how much memory is free."""
 
+_INDEX_MAX = int(np.iinfo(np.intp).max)
+
 
 def available_bytes():
     """Memory free for new arrays: MemAvailable from /proc/meminfo, else free pages, else None.
@@ -58,12 +60,13 @@ def shortfall(shape, dtype):
     'would have shape (1099511627776, 1099511627776), 9,671,406,556,917,033,397,649,408 bytes; expected at most what numpy can index'
     """
     shape = tuple(int(n) for n in shape)   # Python ints: numpy's would wrap around
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    span = math.prod(n for n in shape if n) * np.dtype(dtype).itemsize  # numpy's own limit
-    if nbytes <= CHECKED_BYTES and span <= np.iinfo(np.intp).max:
+    itemsize = np.dtype(dtype).itemsize
+    nbytes = math.prod(shape) * itemsize
+    span = math.prod(n for n in shape if n) * itemsize  # numpy's own limit
+    if nbytes <= CHECKED_BYTES and span <= _INDEX_MAX:
         return None
-    free = None if span > np.iinfo(np.intp).max else available_bytes()
-    if span <= np.iinfo(np.intp).max and (free is None or nbytes <= free):
+    free = None if span > _INDEX_MAX else available_bytes()
+    if span <= _INDEX_MAX and (free is None or nbytes <= free):
         return None
     room = "what numpy can index" if free is None else f"the {free:,} bytes of memory available"
     return f"would have shape {shape}, {nbytes:,} bytes; expected at most {room}"

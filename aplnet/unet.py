@@ -515,7 +515,7 @@ class UNet:
     def _conv_backward(self, name, dz, x, grads, input_grad=True):
         w = self.params[name + ".w"]
         if self.engine == "fast":  # the network's input's gradient (64→1 channels) is not wanted
-            dx, dw, db = fast.conv_backward(dz, x, w, need_dx=input_grad)
+            dx, dw, db = fast.conv_backward(dz, x, w, need_dx=input_grad, need_db=self.bias)
         else:
             dx, dw, db = self._tier.conv_backward(dz, x, w)
         grads[name + ".w"] = dw

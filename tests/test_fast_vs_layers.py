@@ -69,14 +69,14 @@ def test_conv(road, nbytes, case):
 
 @pytest.mark.parametrize("road, nbytes", SETTINGS, ids=IDS)
 @examples
-@given(conv_cases(bias=False, frame_of=frames_or_empty), st.booleans(), SEEDS)
-def test_conv_backward(road, nbytes, case, need_dx, seed):
+@given(conv_cases(bias=False, frame_of=frames_or_empty), st.booleans(), st.booleans(), SEEDS)
+def test_conv_backward(road, nbytes, case, need_dx, need_db, seed):
     x, w, _, stride, pad = case
     dz = np.random.default_rng(seed).standard_normal(layers.conv(x, w, None, stride, pad).shape)
     with fast.using(road, nbytes):
-        got = fast.conv_backward(dz, x, w, stride, pad, need_dx=need_dx)
-    want = layers.conv_backward(dz, x, w, stride, pad)
-    assert all_same(got, want if need_dx else (None, *want[1:]))
+        got = fast.conv_backward(dz, x, w, stride, pad, need_dx=need_dx, need_db=need_db)
+    dx, dw, db = layers.conv_backward(dz, x, w, stride, pad)
+    assert all_same(got, (dx if need_dx else None, dw, db if need_db else None))
 
 
 @pytest.mark.parametrize("least_tiles", [None, 1, 2, 5])
@@ -275,6 +275,9 @@ def test_out_and_into_of_the_wrong_shape_are_refused():
     with pytest.raises(TypeError, match="conv_backward: need_dx must be True or False"):
         fast.conv_backward(np.zeros((1, 1, 1)), np.zeros((3, 3, 1)), np.zeros((3, 3, 1, 1)),
                            need_dx="no")
+    with pytest.raises(TypeError, match="conv_backward: need_db must be True or False"):
+        fast.conv_backward(np.zeros((1, 1, 1)), np.zeros((3, 3, 1)), np.zeros((3, 3, 1, 1)),
+                           need_db=1)
 
 
 @pytest.mark.parametrize("stride", [2, 3])
@@ -286,3 +289,24 @@ def test_a_strided_input_gradient_by_winograd(stride):
     with fast.using("winograd", 1, 1):
         got = fast.conv_backward(dz, x, w, stride=stride)
     assert all_same(got, layers.conv_backward(dz, x, w, stride=stride))
+
+
+@examples
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=2), st.integers(1, 4), st.integers(1, 4),
+       st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), SEEDS)
+def test_the_engines_windows_are_apls(frame, kh, kw, sh, sw, c, seed):
+    """``strides.windows_hw`` and ``strides.kernel_rows``: the views :func:`aplnet.apl.windows` makes."""
+    from aplnet.apl import windows
+    from aplnet.fast import strides
+    rng = np.random.default_rng(seed)
+    h, w = kh + int(rng.integers(0, 5)), kw + int(rng.integers(0, 5))
+    x = rng.standard_normal((*frame, h, w, c))
+    lead = (1,) * len(frame)
+    want = windows(x, lead + (kh, kw), lead + (sh, sw))
+    want = want.reshape(want.shape[:len(frame) + 2] + (kh, kw, c))
+    got = strides.windows_hw(x, kh, kw, sh, sw)
+    assert got.shape == want.shape and np.array_equal(got, want)
+    flat = x.reshape(-1, c)
+    if flat.shape[0] >= kw:
+        wide = windows(flat, (kw,))
+        assert np.array_equal(strides.kernel_rows(flat, kw), wide.reshape(wide.shape[0], -1))

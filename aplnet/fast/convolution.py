@@ -20,8 +20,8 @@ import numbers
 import numpy as np
 
 from .. import checks
-from ..apl import rot180, windows
-from . import buffers, roads, winograd
+from ..apl import rot180
+from . import buffers, roads, strides, winograd
 
 __all__ = ["conv", "conv_backward", "upconv", "upconv_backward", "correlate_valid"]
 
@@ -55,10 +55,7 @@ def _windows_hw(xp, kh, kw, stride):
     A read-only strided view of shape ``(…, Ho, Wo, kh, kw, C)``, no copy;
     ``stride`` is one step or an (H, W) pair.
     """
-    lead = (1,) * len(checks.frame(xp))
-    view = windows(xp, lead + (kh, kw), lead + _pair(stride))
-    positions = view.shape[:len(lead) + 2]
-    return view.reshape(positions + (kh, kw, xp.shape[-1]))
+    return strides.windows_hw(xp, kh, kw, *_pair(stride))
 
 
 def _one_frame(x):
@@ -79,8 +76,7 @@ def _kernel_rows(flat, kw):
     rows, i.e. row ``i·W + j + a·W`` of the kw-wide rows. Consecutive rows
     overlap.
     """
-    wide = windows(flat, (kw,))
-    return wide.reshape(wide.shape[0], -1)
+    return strides.kernel_rows(flat, kw)
 
 
 def _rows_per_block(halo, width, itemsize):
@@ -283,18 +279,20 @@ def conv(x, w, b=None, stride=1, pad=0):
     return _add_bias(correlate_valid(xp, w, stride), b)
 
 
-def conv_backward(dz, x, w, stride=1, pad=0, need_dx=True):
+def conv_backward(dz, x, w, stride=1, pad=0, need_dx=True, need_db=True):
     """Gradients of :func:`conv`, as :func:`aplnet.layers.conv_backward`.
 
     ``need_dx=False`` leaves out the input gradient (``dx`` is None): the
     U-Net's first layer wants only its weights' (the image's gradient
-    would be a 64-channel full correlation for nothing).
+    would be a 64-channel full correlation for nothing). ``need_db=False``
+    leaves out the bias's (``db`` is None), a pass over ``dz`` that a
+    network without biases does not need.
 
     Returns
     -------
     dx : array (…, H, W, C), or None
     dw : array (kh, kw, C, K)
-    db : array (K,)
+    db : array (K,), or None
 
     Examples
     --------
@@ -304,14 +302,17 @@ def conv_backward(dz, x, w, stride=1, pad=0, need_dx=True):
     [True, True, True]
     >>> conv_backward(dz, x, w, need_dx=False)[0] is None
     True
+    >>> conv_backward(dz, x, w, need_db=False)[2] is None
+    True
     """
     dz, x, w, stride, pad = checks.conv_backward_args(dz, x, w, stride, pad, "conv_backward")
-    if not isinstance(need_dx, (bool, np.bool_)):
-        raise TypeError(f"conv_backward: need_dx must be True or False; got {need_dx!r}")
+    for name, flag in (("need_dx", need_dx), ("need_db", need_db)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"conv_backward: {name} must be True or False; got {flag!r}")
     xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
     dxp, dw = _conv_gradients(xp, dz, w, stride, need_dx)
     dx = None if dxp is None else dxp[..., pad:pad + x.shape[-3], pad:pad + x.shape[-2], :]
-    return dx, dw, dz.reshape(-1, w.shape[3]).sum(axis=0)
+    return dx, dw, dz.reshape(-1, w.shape[3]).sum(axis=0) if need_db else None
 
 
 def _conv_gradients(xp, dz, w, stride, need_dx=True):

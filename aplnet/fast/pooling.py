@@ -10,17 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import checks
-from ..apl import windows
-from . import buffers
+from . import buffers, strides
 
 __all__ = ["maxpool", "maxpool_backward"]
-
-
-def _windows_hw(x, size, stride):
-    """The ``size×size`` windows of the H, W axes every ``stride``: ``(…, Ho, Wo, s, s, C)``, a view."""
-    lead = (1,) * len(checks.frame(x))
-    view = windows(x, lead + (size, size), lead + (stride, stride))
-    return view.reshape(view.shape[:len(lead) + 2] + (size, size, x.shape[-1]))
 
 
 def maxpool(x, size=2, stride=2):
@@ -34,7 +26,7 @@ def maxpool(x, size=2, stride=2):
     x, size, stride = checks.pool_args(x, size, stride, "maxpool")
     if x.size == 0:                      # an empty batch: no windows to read
         return np.zeros(checks.pooled_shape(x, size, stride), x.dtype)
-    return _window_max(_windows_hw(x, size, stride))
+    return _window_max(strides.windows_hw(x, size, size, stride))
 
 
 def _window_max(win):
@@ -64,7 +56,7 @@ def maxpool_backward(dy, x, size=2, stride=2):
     dy, x, size, stride = checks.pool_backward_args(dy, x, size, stride, "maxpool_backward")
     if x.size == 0:                      # an empty batch: nothing to route
         return np.zeros(x.shape, dy.dtype)
-    return _route_to_first_max(dy, _windows_hw(x, size, stride), x.shape, stride)
+    return _route_to_first_max(dy, strides.windows_hw(x, size, size, stride), x.shape, stride)
 
 
 def _route_to_first_max(dy, win, shape, stride):
