@@ -468,12 +468,27 @@ class UNet:
             h = self._tier.maxpool(h)
         h = self._double_conv("bottom", h, tape)
         for level in reversed(range(self.depth - 1)):
-            u = self._tier.upconv(h, self.params[f"up{level}.upconv.w"],
-                                  self.params.get(f"up{level}.upconv.b"))
+            w, b = self.params[f"up{level}.upconv.w"], self.params.get(f"up{level}.upconv.b")
             skip = skips.pop()
-            h = self._tier.concat(self._tier.crop(skip, u.shape[-3:-1]), u)
+            if self.engine == "fast":
+                h = self._up_into_concat(skip, h, w, b)
+            else:
+                u = self._tier.upconv(h, w, b)
+                h = self._tier.concat(self._tier.crop(skip, u.shape[-3:-1]), u)
+            del skip
             h = self._double_conv(f"up{level}", h, tape)
         return self._conv("out.conv", h)
+
+    @staticmethod
+    def _up_into_concat(skip, h, w, b):
+        """``(crop skip),upconv h`` made in one buffer: the up-convolution written straight into its channels."""
+        *frame, rows, cols, _ = h.shape
+        kh, kw, _, k = w.shape
+        c = skip.shape[-1]
+        both = np.empty((*frame, kh * rows, kw * cols, c + k), np.result_type(h, w))
+        both[..., :c] = fast.crop(skip, (kh * rows, kw * cols))
+        fast.upconv(h, w, b, out=both[..., c:])
+        return both
 
     def forward(self, x):
         """The logits, and the tape of what :meth:`backward` needs.

@@ -129,6 +129,23 @@ def test_upconv_and_its_gradients(nbytes, case, seed):
     with fast.using(block_bytes=nbytes):
         got = (fast.upconv(x, w, b), *fast.upconv_backward(dy, x, w))
     assert all_same(got, (y, *layers.upconv_backward(dy, x, w)))
+    if b is None or np.result_type(x, w, b) == np.result_type(x, w):
+        both = np.full(y.shape[:-1] + (3 + y.shape[-1],), 7.0, y.dtype)   # into a concatenation
+        target = both[..., 3:]
+        with fast.using(block_bytes=nbytes):
+            into = fast.upconv(x, w, b, out=target)
+        assert into is target and all_same(both[..., 3:], y)
+        assert (both[..., :3] == 7).all()
+
+
+def test_upconv_refuses_an_out_it_cannot_fill():
+    x, w = np.ones((2, 3, 4)), np.ones((2, 2, 4, 5))
+    with pytest.raises(ValueError, match=r"upconv: out must be an array of shape \(4, 6, 5\) "
+                                         r"and dtype float64"):
+        fast.upconv(x, w, out=np.zeros((4, 6, 5), np.float32))
+    frames = np.zeros((3, 2, 4, 6, 5)).transpose(1, 0, 2, 3, 4)       # frame axes not mergeable
+    with pytest.raises(ValueError, match="upconv: out's frame axes must be mergeable"):
+        fast.upconv(np.ones((2, 3, 2, 3, 4)), w, out=frames)
 
 
 @pytest.mark.parametrize("shape", [(0, 3, 2), (3, 0, 2), (0, 3, 3, 2), (2, 0, 3, 2)])

@@ -444,7 +444,7 @@ def _weight_gradient_rows(xp, grads, kh, kw, dtype):
 # ---------------------------------------------------------------- up-conv
 
 
-def upconv(x, w, b=None):
+def upconv(x, w, b=None, out=None):
     """Up-convolution, as :func:`aplnet.layers.upconv`: each pixel paints a ``kh×kw`` block.
 
     The blocks do not overlap, so laying them out is a transpose and a
@@ -452,30 +452,50 @@ def upconv(x, w, b=None):
     :func:`roads.block_bytes` of product): each block's product goes to
     scratch and is laid into the output while still in cache.
 
+    ``out``, if given, takes the result and is returned: an array (or a
+    view, e.g. the channels of a concatenation's buffer that the
+    up-convolution fills) of the result's shape and dtype.
+
     Examples
     --------
     >>> from aplnet import layers
     >>> x, w = np.arange(12.).reshape(2, 3, 2), np.arange(12.).reshape(2, 1, 2, 3)
     >>> np.array_equal(upconv(x, w), layers.upconv(x, w))
     True
+    >>> both = np.zeros((4, 3, 5))
+    >>> upconv(x, w, out=both[..., 2:]) is not None, np.array_equal(both[..., 2:], upconv(x, w))
+    (True, True)
     """
     x, w, b = checks.upconv_args(x, w, b, "upconv")
     kh, kw, c, k = w.shape
     *frame, h, wd, _ = x.shape
-    if x.size == 0:                      # an empty batch or image (no rows to block): empty
-        return _add_bias(np.zeros((*frame, h * kh, wd * kw, k), np.result_type(x, w)), b)
+    dtype = np.result_type(x, w)
+    shape = (*frame, h * kh, wd * kw, k)
+    if out is None:
+        out = np.empty(shape, dtype)
+    elif (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype
+          or (b is not None and np.result_type(dtype, b) != dtype)):
+        raise ValueError(f"upconv: out must be an array of shape {shape} and dtype {dtype} "
+                         f"(with a bias of that dtype); got {type(out).__name__} "
+                         f"{getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}")
+    if x.size == 0:                      # an empty batch or image (no rows to block): zeros
+        out[...] = 0
+        return _add_bias(out, b)
     frames = _one_frame(x)
     f = frames.shape[0]
-    y = np.empty((f, h, kh, wd, kw, k), np.result_type(x, w))      # (F, H, kh, W, kw, K)
-    taps = np.moveaxis(w, 2, 0).reshape(c, kh * kw * k).astype(y.dtype, copy=False)
+    y = out.reshape(f, h, kh, wd, kw, k)                  # H and W split, the frame merged
+    if not np.may_share_memory(y, out):
+        raise ValueError(f"upconv: out's frame axes must be mergeable into one without a copy; "
+                         f"got strides {out.strides} for shape {out.shape}")
+    taps = np.moveaxis(w, 2, 0).reshape(c, kh * kw * k).astype(dtype, copy=False)
     per_pixel = kh * kw * k
-    per_block = max(1, roads.block_bytes() // (wd * per_pixel * y.itemsize))    # image rows
-    buf = buffers.empty(min(per_block, f * h) * wd * per_pixel, y.dtype)
+    per_block = max(1, roads.block_bytes() // (wd * per_pixel * np.dtype(dtype).itemsize))
+    buf = buffers.empty(min(per_block, f * h) * wd * per_pixel, dtype)
     for f0, f1, r0, r1 in _window_blocks(f, h, per_block):
         pixels = frames[f0:f1, r0:r1].reshape(-1, c)
         block = np.matmul(pixels, taps, out=buf[:pixels.shape[0] * per_pixel].reshape(-1, per_pixel))
         y[f0:f1, r0:r1] = block.reshape(f1 - f0, r1 - r0, wd, kh, kw, k).swapaxes(2, 3)
-    return _add_bias(y.reshape(*frame, h * kh, wd * kw, k), b)
+    return _add_bias(out, b)
 
 
 def upconv_backward(dy, x, w):
