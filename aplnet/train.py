@@ -47,6 +47,7 @@ from .unet import MAX_DEPTH, SGD, UNet, check_input_size, output_size, read_npz,
 from .validation import SCHEDULES, cross_entropy, learning_rate, split, validate
 
 __all__ = ["Settings", "TileSampler", "TrainingDiverged", "load_data", "read_directory", "train",
+           "epoch_steps", "epoch_batches",
            "resume", "save_checkpoint", "load_checkpoint", "CHECKPOINT", "BEST"]
 
 CHECKPOINT = "model.npz"
@@ -373,19 +374,55 @@ def _check_validation_state(state):
 # --------------------------------------------------------------- training
 
 
-def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
-    """One epoch of seeded random tiles: per-step losses, accuracies and unweighted cross-entropies."""
+def epoch_steps(sampler, settings):
+    """The steps of one epoch: ``settings.steps_per_epoch``, or if 0 enough to cover the images once.
+
+    >>> from aplnet.data import synthetic_cells
+    >>> sampler = TileSampler(synthetic_cells(2, 64, seed=0), size=20, depth=2)
+    >>> sampler.out, epoch_steps(sampler, Settings(batch=4))   # 2 * 64 * 64 / (4 * 4 * 4)
+    (4, 128)
+    >>> epoch_steps(sampler, Settings(steps_per_epoch=3))
+    3
+    """
+    return settings.steps_per_epoch or sampler.steps_to_cover(settings.batch)
+
+
+def epoch_batches(sampler, settings, epoch):
+    """The training batches of epoch ``epoch`` (1, 2, …), in order: ``(x, labels, weights)`` per step.
+
+    The tiles and their augmentations come from a generator seeded by
+    ``(settings.seed, epoch)``: the images of all
+    :func:`epoch_steps` steps are drawn first (:meth:`TileSampler.draw`),
+    then each step's tiles are cut (:meth:`TileSampler.batch`). :func:`train`
+    takes its steps on exactly these batches; so can another framework
+    (``benchmarks/real_nuclei.py`` trains PyTorch on them).
+
+    >>> from aplnet.data import synthetic_cells
+    >>> sampler = TileSampler(synthetic_cells(2, 64, seed=0), size=20, depth=2)
+    >>> settings = Settings(size=20, depth=2, steps_per_epoch=3)
+    >>> [x.shape for x, labels, weights in epoch_batches(sampler, settings, 1)]
+    [(4, 20, 20, 1), (4, 20, 20, 1), (4, 20, 20, 1)]
+    >>> first, again = (next(epoch_batches(sampler, settings, 1)) for _ in "ab")
+    >>> all(np.array_equal(a, b) for a, b in zip(first, again))
+    True
+    """
     rng = np.random.default_rng([settings.seed, epoch])
-    steps = _steps_per_epoch(sampler, settings)
+    steps = epoch_steps(sampler, settings)
     chosen = sampler.draw(rng, steps * settings.batch)
+    for step in range(steps):
+        yield sampler.batch(rng, chosen[step * settings.batch:(step + 1) * settings.batch])
+
+
+def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
+    """One epoch of :func:`epoch_batches`: per-step losses, accuracies and unweighted cross-entropies."""
+    steps = epoch_steps(sampler, settings)
     losses, accuracies, entropies = [], [], []
     seen, start = 0, time.perf_counter()
-    bar = tqdm(range(steps), desc=f"epoch {epoch}/{settings.epochs}", unit="step",
-               file=sys.stderr, disable=None if progress is None else not progress, leave=False,
+    bar = tqdm(zip(range(steps), epoch_batches(sampler, settings, epoch)), total=steps,
+               desc=f"epoch {epoch}/{settings.epochs}", unit="step", file=sys.stderr,
+               disable=None if progress is None else not progress, leave=False,
                dynamic_ncols=True)
-    for step in bar:
-        x, labels, weights = sampler.batch(
-            rng, chosen[step * settings.batch:(step + 1) * settings.batch])
+    for step, (x, labels, weights) in bar:
         with np.errstate(all="ignore"):   # a non-finite loss is caught just below
             logits, tape = net.forward(x.astype(net.dtype, copy=False))
             loss, dlogits = net.loss(logits, labels, weights)
@@ -405,10 +442,6 @@ def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
         bar.set_postfix_str(f"loss {loss:.4f} ce {entropies[-1]:.4f} acc {accuracies[-1]:.3f} "
                             f"{rate:.1f} img/s{note}")
     return losses, accuracies, entropies, seen / (time.perf_counter() - start)
-
-
-def _steps_per_epoch(sampler, settings):
-    return settings.steps_per_epoch or sampler.steps_to_cover(settings.batch)
 
 
 def _stop_reason(settings, state):
@@ -455,7 +488,7 @@ def _fit(net, opt, sampler, held_out, settings, state, out, log, progress):
         if state["best"] is not None and state["best"]["epoch"] == epoch:
             save_checkpoint(best_path, net, opt, settings, state)
         save_checkpoint(path, net, opt, settings, state)
-        save_image(loss_curve(state["losses"], _steps_per_epoch(sampler, settings),
+        save_image(loss_curve(state["losses"], epoch_steps(sampler, settings),
                               title="training loss per step"), os.path.join(out, "loss.png"))
         if settings.lr_schedule != "constant":
             line += f"  lr {opt.lr:.3g}"
@@ -563,7 +596,7 @@ def train(settings, out, log=print, progress=None, samples=None, held_out=None,
     held = f", {len(held_out.images)} held out" if held_out is not None else ""
     log(f"training {net!r}: {net.n_params:,} parameters, {len(sampler)} images{held}, "
         f"tiles {settings.size} -> {sampler.out}, {settings.epochs} epochs of "
-        f"{_steps_per_epoch(sampler, settings)} steps")
+        f"{epoch_steps(sampler, settings)} steps")
     return net, _fit(net, opt, sampler, held_out, settings, state, out, log, progress)
 
 
