@@ -1,12 +1,15 @@
 """What every benchmark here shares: the environment report and the second run.
 
 OpenBLAS reads ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` once, when it
-loads. This machine exports them (``Haswell``, ``512``), which holds
-OpenBLAS to its AVX2 kernels on an AVX-512 CPU; so each benchmark measures
-twice in one command: in a child process with the environment as it is,
-then in a child process with both variables removed. Thread counts are set
-the same way, before numpy (and torch) load: ``OMP_NUM_THREADS``,
-``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS``.
+loads, and otherwise picks its kernels by CPUID (``SkylakeX`` on an
+AVX-512 CPU). Some machines export the variables to hold OpenBLAS to older
+kernels (``Haswell``, AVX2); so each benchmark measures twice in one
+command, each in a child process: with the kernels OpenBLAS picks by CPUID
+(both variables removed), and with the environment's setting where it
+sets one, else with ``OPENBLAS_CORETYPE=Haswell``, the older kernels such
+machines force. Thread counts are set the same way, before numpy (and
+torch) load: ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and
+``MKL_NUM_THREADS``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ import time
 
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-SETTINGS = ("as set", "unset")
+FORCED = "Haswell"
+"""The kernels measured second when the environment forces none."""
+SETTINGS = ("unset", "as set" if os.environ.get("OPENBLAS_CORETYPE") else FORCED)
+"""The runs of each benchmark: OpenBLAS's own choice first, then the forced one."""
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The checkout the benchmarks belong to: its aplnet is the one measured."""
 
@@ -49,9 +55,11 @@ def parse_config(text):
 def child_env(setting, threads):
     """The environment of a measuring child: the BLAS variables as set or removed, the thread count fixed."""
     env = dict(os.environ)
-    if setting == "unset":
+    if setting != "as set":
         for name in BLAS_VARIABLES:
             env.pop(name, None)
+    if setting == FORCED:
+        env["OPENBLAS_CORETYPE"] = FORCED
     if threads:
         env.update({name: str(threads) for name in THREAD_VARIABLES})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
@@ -111,6 +119,8 @@ class Worker:
 def setting_title(setting):
     if setting == "unset":
         return f"{' and '.join(BLAS_VARIABLES)} unset (OpenBLAS picks its kernels for this CPU)"
+    if setting == FORCED:
+        return f"OPENBLAS_CORETYPE={FORCED} (the older AVX2 kernels some machines force)"
     values = ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in BLAS_VARIABLES)
     return f"OpenBLAS variables as the environment sets them: {values}"
 

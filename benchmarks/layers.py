@@ -3,7 +3,7 @@
     python benchmarks/layers.py                    # 572/64/5 float32, both OpenBLAS settings
     python benchmarks/layers.py --config 188/16/5 --repeat 5
     python benchmarks/layers.py --naive            # also: speed-up over the naive loops
-    python benchmarks/layers.py --once             # only with the OpenBLAS variables as set
+    python benchmarks/layers.py --once             # only with the kernels OpenBLAS picks by CPUID
 
 The layers are the ones a forward pass of ``aplnet.unet.UNet`` at the
 config (``size/width/depth``, batch 1) calls, with the shapes it calls them
@@ -283,7 +283,7 @@ def main(argv=None):
                         help="BLAS threads (set before numpy loads, in the child)")
     parser.add_argument("--naive", action="store_true", help="also time the naive loops")
     parser.add_argument("--once", action="store_true",
-                        help="only with the OpenBLAS variables as set (no second run)")
+                        help="only with the kernels OpenBLAS picks by CPUID (no second run)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

@@ -43,8 +43,15 @@ before it (parameters, momentum, data, libraries, and what either side
 keeps between steps: PyTorch's caches, aplnet's scratch buffers, whose
 size is printed beside).
 
-Every figure is measured twice in one command: with the OpenBLAS variables
-as the environment sets them, and with them unset (see ``_env.py``).
+PyTorch's resident set before the step holds the gradients of the step
+before (``zero_grad(set_to_none=True)`` frees them at the start of the
+next step, as a PyTorch training loop runs); aplnet's gradients are gone
+when its step returns, so its rise counts them (a copy of the weights,
+124 MB at 572/64/5) and PyTorch's does not. The peak counts both.
+
+Every figure is measured twice in one command: with the kernels OpenBLAS
+picks by CPUID, and with ``OPENBLAS_CORETYPE=Haswell`` (or the
+environment's own setting where it forces one; see ``_env.py``).
 """
 
 from __future__ import annotations
@@ -423,7 +430,7 @@ def main(argv=None):
                         help="repeat small configs until the slower side has about this many "
                              "seconds")
     parser.add_argument("--once", action="store_true",
-                        help="only with the OpenBLAS variables as set (no second run)")
+                        help="only with the kernels OpenBLAS picks by CPUID (no second run)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory children")
     parser.add_argument("--same-process", action="store_true",
                         help="time both sides in one process, taking turns (default: a fresh process "
