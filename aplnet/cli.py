@@ -270,6 +270,9 @@ def _run(args):
     from .train import TrainingDiverged
     commands = {"train": _train, "predict": _predict, "evaluate": _evaluate, "demo": _demo,
                 "export": _export}
+    if args.command != "export":
+        from .heap import keep_freed_memory
+        keep_freed_memory()         # each step reuses the memory the last one freed
     try:
         return commands[args.command](args)
     except TrainingDiverged as err:

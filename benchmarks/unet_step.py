@@ -43,6 +43,13 @@ before it (parameters, momentum, data, libraries, and what either side
 keeps between steps: PyTorch's caches, aplnet's scratch buffers, whose
 size is printed beside).
 
+Freed memory: the ``aplnet`` command tells glibc's malloc to keep the
+memory a step frees for the next one (:mod:`aplnet.heap`), which spares
+each step its page faults; ``--keep-freed`` says which timed sides run
+so: ``aplnet`` (the default: each side as its own training runs),
+``both`` (PyTorch given the same setting) or ``none``. The memory
+children never set it: they measure what a step needs.
+
 PyTorch's resident set before the step holds the gradients of the step
 before (``zero_grad(set_to_none=True)`` frees them at the start of the
 next step, as a PyTorch training loop runs); aplnet's gradients are gone
@@ -141,6 +148,9 @@ def torch_setup(size, width, depth, dtype, batch, threads, seed=0):
 def side_setup(args, side):
     """``(step, forward, facts)`` of one side, ``facts`` naming its libraries."""
     size, width, depth = args.config
+    if args.keep_freed in (side, "both"):
+        from aplnet.heap import keep_freed_memory
+        keep_freed_memory()
     if side == "torch":
         import torch
 
@@ -316,7 +326,7 @@ def child_args(args, mode, extra=()):
     return [f"--{mode}", "--config", args.config_text, "--dtype", args.dtype,
             "--batch", str(args.batch), "--threads", str(args.threads),
             "--repeat", str(args.repeat), "--warmup", str(args.warmup),
-            "--min-time", str(args.min_time), *extra]
+            "--min-time", str(args.min_time), "--keep-freed", args.keep_freed, *extra]
 
 
 def fmt_time(t):
@@ -375,8 +385,8 @@ def parent(args):
     has_torch = importlib.util.find_spec("torch") is not None
     settings = _env.SETTINGS[:1] if args.once else _env.SETTINGS
     print(f"aplnet U-Net training step vs PyTorch: {args.dtype}, batch {args.batch}, "
-          f"{args.threads} threads, warm-up {args.warmup}, at least {args.repeat} repeats",
-          flush=True)
+          f"{args.threads} threads, warm-up {args.warmup}, at least {args.repeat} repeats; "
+          f"--keep-freed {args.keep_freed}", flush=True)
     for setting in settings:
         print(f"\n== {_env.setting_title(setting)} ==", flush=True)
         for text in args.configs:
@@ -432,6 +442,10 @@ def main(argv=None):
     parser.add_argument("--once", action="store_true",
                         help="only with the kernels OpenBLAS picks by CPUID (no second run)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory children")
+    parser.add_argument("--keep-freed", choices=("aplnet", "both", "none"), default="aplnet",
+                        help="the timed sides whose freed memory glibc keeps "
+                             "(aplnet.heap.keep_freed_memory, as the aplnet command sets it; "
+                             "default: aplnet's)")
     parser.add_argument("--same-process", action="store_true",
                         help="time both sides in one process, taking turns (default: a fresh process "
                              "per turn)")
