@@ -5,7 +5,9 @@ pass, at the top of the expanding path):
 
 * the parameters, their gradients and the optimiser's velocity: three
   copies of the weights (an upper bound: at the peak only the top
-  level's gradients exist yet);
+  level's gradients exist yet), four for a batch that
+  :meth:`aplnet.unet.UNet.loss_and_grad` takes in two halves at once
+  (:mod:`aplnet.parallel`), each with gradients of its own;
 * every activation the forward pass keeps for the backward one: the input
   of each convolution and its ReLU output (the tape of
   :meth:`aplnet.unet.UNet.forward`), the logits, and the softmax
@@ -20,7 +22,8 @@ pass, at the top of the expanding path):
   as large;
 * a fixed 16 MiB: the convolutions' im2col and row blocks (three of about
   4 MB, :data:`aplnet.fast.roads.BLOCK_BYTES`, kept between calls by
-  :mod:`aplnet.fast.buffers`) and the BLAS's own buffers.
+  :mod:`aplnet.fast.buffers`) and the BLAS's own buffers; 48 MiB for a
+  batch taken in halves, whose two threads each take blocks of their own.
 
 The two and the 16 MiB are measured, not derived: on nine configurations
 from 0.1 to 1032 MB the estimate came out 1.1 to 1.2 times the peak of
@@ -52,6 +55,10 @@ _CONFIG_KEYS = ("depth", "width", "in_channels", "classes", "bias", "dtype")
 _DEFAULTS = {"in_channels": 1, "classes": 2, "bias": False, "dtype": "float32"}
 _FIXED_BYTES = 16 << 20
 """The im2col and row-block scratch buffers (three of about 4 MB) and BLAS's buffers."""
+_FIXED_HALVES_BYTES = 48 << 20
+"""The same for a batch taken in two halves at once: each thread takes blocks
+of its own from the pool, 11 to 32 MB in all on the tests' configurations,
+by how the two threads' requests interleave."""
 _LAYER_SCRATCH = 2
 """Arrays the size of the largest activation alive while a layer is differentiated."""
 
@@ -183,12 +190,13 @@ def estimate_training_bytes(net_or_config, size, batch):
     Returns
     -------
     int
-        Parameters, gradients and velocity (3 copies of the weights), plus,
+        Parameters, gradients and velocity (3 copies of the weights, 4 for a
+        batch of two or more), plus,
         per tile, the activations kept for the backward pass, the logits
         three times (logits, softmax gradient, the loss's temporaries) and
         the backward pass's scratch (two arrays the size of the largest
         activation), plus 16 MiB of
-        block and BLAS buffers.
+        block and BLAS buffers (48 MiB for a batch of two or more).
 
     Raises
     ------
@@ -204,7 +212,7 @@ def estimate_training_bytes(net_or_config, size, batch):
     Examples
     --------
     >>> mib = estimate_training_bytes({"depth": 3, "width": 8}, 124, 4) / 2**20
-    >>> 20 < mib < 60
+    >>> 20 < mib < 80
     True
     """
     func = "estimate_training_bytes"
@@ -214,8 +222,9 @@ def estimate_training_bytes(net_or_config, size, batch):
         raise DomainError(f"{func}: batch must be a positive integer; got batch={batch!r}")
     kept, largest, logits = _activations(cfg, h, w)
     per_tile = kept + 3 * logits + _LAYER_SCRATCH * largest
-    items = 3 * _n_params(cfg) + int(batch) * per_tile
-    return items * cfg["itemsize"] + _FIXED_BYTES
+    halves = 2 if batch >= 2 else 1             # aplnet.parallel: a batch taken in two halves
+    items = (2 + halves) * _n_params(cfg) + int(batch) * per_tile
+    return items * cfg["itemsize"] + (_FIXED_BYTES if halves == 1 else _FIXED_HALVES_BYTES)
 
 
 def check_training_fits(net_or_config, size, batch, available=None):

@@ -424,9 +424,8 @@ def _epoch(net, opt, sampler, settings, epoch, progress, note=""):
                dynamic_ncols=True)
     for step, (x, labels, weights) in bar:
         with np.errstate(all="ignore"):   # a non-finite loss is caught just below
-            logits, tape = net.forward(x.astype(net.dtype, copy=False))
-            loss, dlogits = net.loss(logits, labels, weights)
-            grads = net.backward(dlogits, tape)
+            loss, grads, logits = net.loss_and_grad(x.astype(net.dtype, copy=False), labels,
+                                                    weights, with_logits=True)
         fault = gradient_fault(loss, grads)
         if fault is None:
             with np.errstate(over="ignore", invalid="ignore"):   # named by update_fault

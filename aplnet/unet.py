@@ -28,7 +28,7 @@ import os
 
 import numpy as np
 
-from . import fast, layers, naive
+from . import fast, layers, naive, parallel
 from .apl import DomainError, LengthError, RankError, as_array
 from .checks import fits
 from .files import atomic_write
@@ -654,17 +654,60 @@ class UNet:
         loss, dlogits = self._tier.softmax_cross_entropy(logits, labels, weights)
         return float(loss), dlogits
 
-    def loss_and_grad(self, x, labels, weights=None):
+    def loss_and_grad(self, x, labels, weights=None, with_logits=False):
         """The loss of :meth:`loss` on input ``x`` and every parameter's gradient.
+
+        On the fast engine, a batch of two images or more, with a BLAS
+        allowed two threads or more, is computed as two halves at once,
+        each on a thread of its own with a single-threaded BLAS
+        (:mod:`aplnet.parallel`): the halves' losses and gradients, weighed
+        by their images, are the batch's, to rounding.
+
+        Parameters
+        ----------
+        x, labels, weights
+            As :meth:`forward` and :meth:`loss`: a batch ``(N, H, W, C)``
+            or one image ``(H, W, C)``.
+        with_logits : bool
+            Return the logits too.
 
         Returns
         -------
         loss : float
         grads : dict of str → ndarray, one per parameter (see :meth:`backward`)
+        logits : ndarray, only ``with_logits``
         """
-        logits, tape = self.forward(x)
-        loss, dlogits = self.loss(logits, labels, weights)
-        return loss, self.backward(dlogits, tape)
+        if (self.engine == "fast" and isinstance(x, np.ndarray) and x.ndim == 4 and len(x) >= 2
+                and parallel.blas_threads() >= 2):
+            self._check_input(x, "UNet.loss_and_grad")
+            labels, weights = self._check_labels(labels, weights,
+                                                 x.shape[:1] + (self.output_size(x.shape[1]),
+                                                                self.output_size(x.shape[2])),
+                                                 "UNet.loss_and_grad")
+            loss, grads, logits = self._in_halves(x, labels, weights)
+        else:
+            logits, tape = self.forward(x)
+            loss, dlogits = self.loss(logits, labels, weights)
+            grads = self.backward(dlogits, tape)
+        return (loss, grads, logits) if with_logits else (loss, grads)
+
+    def _in_halves(self, x, labels, weights):
+        def step(rows):
+            tape = {}
+            logits = self._run(x[rows], tape)
+            loss, dlogits = self._tier.softmax_cross_entropy(
+                logits, labels[rows], None if weights is None else weights[rows])
+            return float(loss), self.backward(dlogits, tape), logits
+
+        n = len(x)
+        half = n // 2
+        (loss0, grads0, logits0), (loss1, grads1, logits1) = parallel.both_halves(
+            step, (slice(0, half),), (slice(half, n),))
+        a, b = half / n, (n - half) / n              # every image has as many output pixels
+        for name, g in grads0.items():
+            g *= a
+            g += b * grads1[name]
+        return a * loss0 + b * loss1, grads0, np.concatenate([logits0, logits1])
 
     # ------------------------------------------------------- save, load
 

@@ -4,7 +4,8 @@ The measurement runs one training step (forward, loss, backward, SGD
 update) in a fresh subprocess under :mod:`tracemalloc`, to which numpy
 reports every array it allocates: the traced peak is exactly the most the
 step's arrays (parameters, velocity, gradients, the tape, the scratch,
-the engine's pooled blocks) held at once. It does not move with the
+the engine's pooled blocks) held at once. It moves only with how the two
+threads of a batch taken in halves interleave, not with the
 allocator's state, the BLAS's thread buffers or the machine's load, as the
 resident set does: the same step's peak resident growth measured 26 to 49
 MB on one day and 8 to 26 MB on another, depending on the BLAS thread
@@ -56,16 +57,20 @@ def test_estimate_bounds_the_measured_peak_from_above_and_closely():
 
     The estimate must not fall below the peak: it is what a run is refused
     by. On these configs it came out 1.1 to 1.8 times the traced peak, the
-    larger ratios where the 16 MiB allowed for blocks and the BLAS's
-    buffers is most of it (the BLAS's own buffers are not traced); a term
-    of the step left out, or one counted twice, breaks one bound or the other.
+    larger ratios where the allowance for blocks and the BLAS's buffers (16
+    MiB, 48 for a batch taken in two halves) is most of it (the BLAS's own
+    buffers are not traced); a term of the step left out, or one counted
+    twice, breaks one bound or the other. A batch taken in halves
+    (aplnet.parallel) moves its peak from run to run by the pool's blocks
+    (55.6 to 66.1 MB for the second config), as the two threads interleave.
     """
     peaks = measured_peaks(CONFIGS)
     for (depth, width, size, batch, dtype), peak in zip(CONFIGS, peaks):
         config = {"depth": depth, "width": width, "dtype": dtype}
         estimate = memory.estimate_training_bytes(config, size, batch)
-        assert peak <= estimate <= 1.3 * peak + (16 << 20), (depth, width, size, batch, dtype,
-                                                             estimate, peak)
+        fixed = (16 if batch == 1 else 48) << 20
+        assert peak <= estimate <= 1.3 * peak + fixed, (depth, width, size, batch, dtype,
+                                                        estimate, peak)
 
 
 def test_estimate_takes_a_network_or_its_config():

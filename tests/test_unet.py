@@ -278,8 +278,9 @@ def test_loss_and_grad_equals_forward_loss_backward(rng):
     logits, tape = net.forward(x)
     expected_loss, dlogits = net.loss(logits, labels)
     expected = net.backward(dlogits, tape)
-    assert loss == expected_loss
-    assert all(np.array_equal(grads[k], expected[k]) for k in grads)
+    # to rounding: with two BLAS threads the batch is taken in halves (test_parallel.py)
+    assert loss == pytest.approx(expected_loss, rel=1e-13)
+    assert all(np.allclose(grads[k], expected[k], rtol=1e-12, atol=1e-15) for k in grads)
 
 
 def test_unit_weights_equal_no_weights(rng):
