@@ -695,9 +695,9 @@ class UNet:
         def step(rows):
             tape = {}
             logits = self._run(x[rows], tape)
-            loss, dlogits = self._tier.softmax_cross_entropy(
-                logits, labels[rows], None if weights is None else weights[rows])
-            return float(loss), self.backward(dlogits, tape), logits
+            loss, dlogits = self.loss(logits, labels[rows],
+                                      None if weights is None else weights[rows])
+            return loss, self.backward(dlogits, tape), logits
 
         n = len(x)
         half = n // 2
