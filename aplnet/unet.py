@@ -527,9 +527,23 @@ class UNet:
         return logits, tape
 
     def __call__(self, x):
-        """The logits alone, keeping no intermediates (for prediction)."""
+        """The logits alone, keeping no intermediates (for prediction).
+
+        A batch of two or more on the fast engine is taken in two halves at
+        once, as :meth:`loss_and_grad` takes it (:mod:`aplnet.parallel`).
+        """
         self._check_input(x, "UNet")
+        if self._in_halves_pays(x):
+            n = len(x)
+            first, second = parallel.both_halves(lambda rows: self._run(x[rows], None),
+                                                 (slice(0, n // 2),), (slice(n // 2, n),))
+            return np.concatenate([first, second])
         return self._run(x, None)
+
+    def _in_halves_pays(self, x):
+        """Whether :mod:`aplnet.parallel` takes this batch: fast engine, two images or more, two BLAS threads or more."""
+        return (self.engine == "fast" and isinstance(x, np.ndarray) and x.ndim == 4
+                and len(x) >= 2 and parallel.blas_threads() >= 2)
 
     # --------------------------------------------------------- backward
 
@@ -677,8 +691,7 @@ class UNet:
         grads : dict of str → ndarray, one per parameter (see :meth:`backward`)
         logits : ndarray, only ``with_logits``
         """
-        if (self.engine == "fast" and isinstance(x, np.ndarray) and x.ndim == 4 and len(x) >= 2
-                and parallel.blas_threads() >= 2):
+        if self._in_halves_pays(x):
             self._check_input(x, "UNet.loss_and_grad")
             labels, weights = self._check_labels(labels, weights,
                                                  x.shape[:1] + (self.output_size(x.shape[1]),

@@ -95,3 +95,16 @@ def test_a_call_that_comes_while_halves_run_is_computed_here():
     assert [t for i, t in threads if i in (1, 2)] == [here, here]
     release.set()
     outer.join(10)
+
+
+def test_the_forward_pass_in_halves_gives_the_whole_batchs_logits(monkeypatch):
+    net = UNet(depth=3, width=4, bias=True, seed=2, dtype=np.float64)
+    x, _, _ = batch(3, net)
+    want = net.forward(x)[0]
+    monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
+    calls = []
+    real = parallel.both_halves
+    monkeypatch.setattr(parallel, "both_halves", lambda *a: calls.append(1) or real(*a))
+    got = net(x)
+    assert calls == [1] and got.shape == want.shape
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-13)
