@@ -57,7 +57,7 @@ _FIXED_BYTES = 16 << 20
 """The im2col and row-block scratch buffers (three of about 4 MB) and BLAS's buffers."""
 _FIXED_HALVES_BYTES = 48 << 20
 """The same for a batch taken in two halves at once: each thread takes blocks
-of its own from the pool, 11 to 32 MB in all on the tests' configurations,
+of its own from the pool, 10 to 32 MB in all on the tests' configurations,
 by how the two threads' requests interleave."""
 _LAYER_SCRATCH = 2
 """Arrays the size of the largest activation alive while a layer is differentiated."""
