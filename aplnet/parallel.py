@@ -10,6 +10,11 @@ single-threaded BLAS, keeps every core busy with work of its own, and the
 two halves' gradients add up to the batch's (``UNet.loss_and_grad``
 weighs them by their images).
 
+:func:`aplnet.train.train` takes its steps whole still: the halves agree
+with the whole batch to float32 rounding, but a long training run carries
+such a difference far, and the real nuclei's held-out Dice moved with it
+(README, "Performance").
+
 The BLAS is held to one thread (threadpoolctl) only while the two halves
 run; that is a setting of the whole process, so a second call that comes
 while one is running computes its batch whole instead of waiting.
