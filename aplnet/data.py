@@ -840,6 +840,9 @@ def augment(rng, image, mask, weights=None, elastic=10.0):
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"augment: rng must be a numpy Generator; got {type(rng).__name__}")
     image = _planes(image, "image", "augment")
+    if image.ndim == 3 and image.shape[2] == 0:
+        raise DomainError(f"augment: image must have a channel at least; got "
+                          f"image.shape={image.shape}")
     mask = _planes(_labels_array(mask, "augment"), "mask", "augment")
     if mask.shape[:2] != image.shape[:2]:
         raise LengthError(f"augment: mask must cover the image's (H, W); got "

@@ -457,3 +457,12 @@ def test_a_palette_png_image_gives_its_colours_and_a_palette_mask_its_indices(tm
     image, = read_image(tmp_path / "p.png")
     assert image.shape == (2, 2, 3) and tuple(image[1, 1]) == (5, 250, 9)
     np.testing.assert_array_equal(read_mask(tmp_path / "p.png")[0], indices)
+
+
+def test_augment_refuses_an_image_without_channels():
+    """Found by tests/test_fuzz.py: numpy's 'need at least one array to stack' before."""
+    from aplnet.apl import DomainError
+    with pytest.raises(DomainError, match=r"augment: image must have a channel at least; got "
+                                          r"image.shape=\(1, 1, 0\)"):
+        augment(np.random.default_rng(0), np.zeros((1, 1, 0), np.float32),
+                np.zeros((1, 1), np.uint8), None, 1.0)
