@@ -17,7 +17,8 @@ such a difference far, and the real nuclei's held-out Dice moved with it
 
 The BLAS is held to one thread (threadpoolctl) only while the two halves
 run; that is a setting of the whole process, so a second call that comes
-while one is running computes its batch whole instead of waiting.
+while one is running takes its two halves one after the other, on its own
+thread with the BLAS as it is, instead of waiting.
 """
 
 from __future__ import annotations

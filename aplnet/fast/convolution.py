@@ -68,17 +68,6 @@ def _raveled(xp):
     return np.ascontiguousarray(xp).reshape(-1, xp.shape[-1])
 
 
-def _kernel_rows(flat, kw):
-    """The kw-wide rows ``{,⍵}⌺kw`` of raveled pixels: ``(N − kw + 1, kw·C)``, a strided view.
-
-    Raveling H and W, pixel ``(i + a, j + b)`` is row ``(i·W + j) + a·W + b``
-    of the image: so row ``a`` of the window at ``(i, j)`` is kw consecutive
-    rows, i.e. row ``i·W + j + a·W`` of the kw-wide rows. Consecutive rows
-    overlap.
-    """
-    return strides.kernel_rows(flat, kw)
-
-
 def _rows_per_block(halo, width, itemsize):
     """Rows per block of the kw-wide rows: :func:`roads.block_bytes` of ``width`` items,
     and at least four halos, so the halo rows copied again with each block
@@ -152,7 +141,7 @@ def _correlate_rows(xp, w):
 def _rows_product(flat, w, width, count, dtype, whole_rows=False, out=None):
     """``z[r] = Σ_a wide[r + a·width] +.× w[a]`` for ``r < count``, a block of rows at a time.
 
-    ``wide`` are the kw-wide rows of ``flat`` (see :func:`_kernel_rows`),
+    ``wide`` are the kw-wide rows of ``flat`` (:func:`strides.kernel_rows`),
     ``w[a]`` a ``(kw·C, K)`` matrix. For each block the kw-wide rows (and
     the ``(kh − 1)·width`` rows below it that the lower kernel rows read)
     are copied into a scratch buffer, then ``kh`` products with ``out=`` a
@@ -163,7 +152,7 @@ def _rows_product(flat, w, width, count, dtype, whole_rows=False, out=None):
     on a multiple of ``width``.
     """
     kh, kw, c, k = w.shape
-    wide = _kernel_rows(flat, kw)
+    wide = strides.kernel_rows(flat, kw)
     halo = (kh - 1) * width
     taps = w.astype(dtype, copy=False).reshape(kh, kw * c, k)
     step = _rows_per_block(halo, kw * c, dtype.itemsize)
@@ -427,7 +416,7 @@ def _weight_gradient_rows(xp, grads, kh, kw, dtype):
     """
     f, h, width, c = _one_frame(xp).shape
     k = grads.shape[-1]
-    wide = _kernel_rows(_raveled(xp), kw)
+    wide = strides.kernel_rows(_raveled(xp), kw)
     halo = (kh - 1) * width
     count = wide.shape[0] - halo
     dw = np.zeros((kh, kw * c, k), dtype)
@@ -489,7 +478,7 @@ def upconv(x, w, b=None, out=None):
                          f"got strides {out.strides} for shape {out.shape}")
     taps = np.moveaxis(w, 2, 0).reshape(c, kh * kw * k).astype(dtype, copy=False)
     per_pixel = kh * kw * k
-    per_block = max(1, roads.block_bytes() // (wd * per_pixel * np.dtype(dtype).itemsize))
+    per_block = max(1, roads.block_bytes() // (wd * per_pixel * dtype.itemsize))
     buf = buffers.empty(min(per_block, f * h) * wd * per_pixel, dtype)
     for f0, f1, r0, r1 in _window_blocks(f, h, per_block):
         pixels = frames[f0:f1, r0:r1].reshape(-1, c)

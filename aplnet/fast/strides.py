@@ -41,6 +41,9 @@ def kernel_rows(flat, kw):
 
     Row ``r`` is pixels ``r … r + kw − 1`` side by side; consecutive rows
     overlap. ``flat`` must be C-contiguous (its rows one after another).
+    Raveling an image's H and W, pixel ``(i + a, j + b)`` is row
+    ``(i·W + j) + a·W + b``: so row ``a`` of the window at ``(i, j)`` is
+    row ``i·W + j + a·W`` of the kw-wide rows (the convolutions' rows road).
 
     >>> kernel_rows(np.arange(8).reshape(4, 2), 3).tolist()
     [[0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7]]
