@@ -345,7 +345,9 @@ def maxpool_backward(dy, x, size=2, stride=2):
     correlation's input gradient, which adds where windows overlap and is
     the APL's transpose and reshape when they tile. (A NaN or inf in
     ``dy`` reaches the whole window there, through the zeros of the
-    identity; :mod:`aplnet.fast` sends it to the maximum alone.) Ties are the rule in small windows, so they are defined: the first
+    identity; :mod:`aplnet.fast` keeps it at the maximum and, through
+    ``dy×hit``, puts NaN on the window's other pixels.)
+    Ties are the rule in small windows, so they are defined: the first
     maximum in row-major order takes the whole gradient (PyTorch's rule).
     Overlapping windows (``stride < size``) add their gradients.
 

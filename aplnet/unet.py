@@ -456,14 +456,16 @@ class UNet:
     def _conv(self, name, x):
         return self._tier.conv(x, self.params[name + ".w"], self.params.get(name + ".b"))
 
-    def _relu(self, z):
-        """ReLU; written over ``z``, a convolution's fresh output, by the fast tier."""
-        return fast.relu(z, out=z) if self.engine == "fast" else self._tier.relu(z)
+    def _conv_relu(self, name, x):
+        """ReLU of the convolution; the fast tier rectifies each block as it is made (:func:`fast.conv_relu`)."""
+        if self.engine == "fast":
+            return fast.conv_relu(x, self.params[name + ".w"], self.params.get(name + ".b"))
+        return self._tier.relu(self._conv(name, x))
 
     def _double_conv(self, name, h, tape):
         for i in (0, 1):
             x = h
-            h = self._relu(self._conv(f"{name}.conv{i}", x))
+            h = self._conv_relu(f"{name}.conv{i}", x)
             if tape is not None:
                 tape[f"{name}.conv{i}"] = (x, h)  # the input, and the ReLU output (its mask)
         return h

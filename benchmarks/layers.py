@@ -73,7 +73,7 @@ def network_calls(size, width, depth, dtype):
     """``(kind, name, x shape, w shape)`` of every conv and up-conv a forward pass makes, in order."""
     net = UNet(depth=depth, width=width, dtype=dtype)
     calls, names = [], iter(name for name, _, _ in net.layout())
-    originals = fast.conv, fast.upconv
+    originals = fast.conv, fast.conv_relu, fast.upconv
 
     def spy(kind, original):
         def call(x, w, *args, **kwargs):
@@ -81,11 +81,12 @@ def network_calls(size, width, depth, dtype):
             return original(x, w, *args, **kwargs)
         return call
 
-    fast.conv, fast.upconv = spy("conv", fast.conv), spy("upconv", fast.upconv)
+    fast.conv, fast.conv_relu, fast.upconv = (spy("conv", fast.conv), spy("conv", fast.conv_relu),
+                                              spy("upconv", fast.upconv))
     try:
         net(np.zeros((1, size, size, 1), dtype))
     finally:
-        fast.conv, fast.upconv = originals
+        fast.conv, fast.conv_relu, fast.upconv = originals
     return calls
 
 

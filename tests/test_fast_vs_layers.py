@@ -69,6 +69,33 @@ def test_conv(road, nbytes, case):
 
 @pytest.mark.parametrize("road, nbytes", SETTINGS, ids=IDS)
 @examples
+@given(conv_cases(frame_of=frames_or_empty))
+def test_conv_relu(road, nbytes, case):
+    """The convolution rectified block by block as it is made: ``relu(conv …)`` of the expressions."""
+    x, w, b, stride, pad = case
+    with fast.using(road, nbytes):
+        z = fast.conv_relu(x, w, b, stride, pad)
+    assert same(z, layers.relu(layers.conv(x, w, b, stride, pad)))
+
+
+@pytest.mark.parametrize("road", [None, *fast.ROADS])
+def test_conv_relu_with_a_wider_bias_and_integers(road):
+    """A float64 bias on float32 data widens the result, as in ``conv``; integers give float64."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 9, 8, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    b = rng.standard_normal(4)
+    xi, wi = np.arange(48).reshape(4, 4, 3) - 24, np.ones((2, 2, 3, 2), int)
+    with fast.using(road, 128):
+        got = fast.conv_relu(x, w, b), fast.conv_relu(xi, wi, np.array([1, -60]))
+    want = layers.relu(layers.conv(x, w, b))             # float32 products: to float32 rounding
+    assert got[0].dtype == want.dtype and np.allclose(got[0], want, rtol=1e-5, atol=1e-5)
+    assert same(got[1], layers.relu(layers.conv(xi, wi, np.array([1, -60]))))
+    assert got[0].dtype == np.float64 and got[1].dtype == layers.conv(xi, wi).dtype
+
+
+@pytest.mark.parametrize("road, nbytes", SETTINGS, ids=IDS)
+@examples
 @given(conv_cases(bias=False, frame_of=frames_or_empty), st.booleans(), st.booleans(), SEEDS)
 def test_conv_backward(road, nbytes, case, need_dx, need_db, seed):
     x, w, _, stride, pad = case

@@ -11,6 +11,8 @@ What the engine adds:
   :func:`aplnet.fast.roads.choose`, and forced by
   :func:`aplnet.fast.roads.using` (``with fast.using("winograd"): …``);
 * scratch kept from call to call (:mod:`aplnet.fast.buffers`);
+* ``conv_relu``, the convolution rectified block by block as its products
+  come out (the U-Net's convolutions are all followed by a ReLU);
 * what the U-Net needs to hold fewer arrays: ``relu(z, out=z)``,
   ``relu_backward(dy, y, out=dy)``, ``crop_backward(dy, hw, into=dx)``,
   ``crop`` and ``concat_backward`` as views, and
@@ -31,13 +33,13 @@ True
 """
 
 from ..layers import concat, softmax_cross_entropy
-from .convolution import conv, conv_backward, correlate_valid, upconv, upconv_backward
+from .convolution import conv, conv_backward, conv_relu, correlate_valid, upconv, upconv_backward
 from .pooling import maxpool, maxpool_backward
 from .roads import ROADS, choose, using
 from .wiring import concat_backward, crop, crop_backward, relu, relu_backward
 
 __all__ = [
-    "conv", "conv_backward", "relu", "relu_backward",
+    "conv", "conv_relu", "conv_backward", "relu", "relu_backward",
     "maxpool", "maxpool_backward", "upconv", "upconv_backward",
     "crop", "crop_backward", "concat", "concat_backward",
     "softmax_cross_entropy", "correlate_valid", "ROADS", "choose", "using",

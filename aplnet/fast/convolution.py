@@ -23,7 +23,7 @@ from .. import checks
 from ..apl import rot180
 from . import buffers, roads, strides, winograd
 
-__all__ = ["conv", "conv_backward", "upconv", "upconv_backward", "correlate_valid"]
+__all__ = ["conv", "conv_relu", "conv_backward", "upconv", "upconv_backward", "correlate_valid"]
 
 # --------------------------------------------------- the shared contraction
 
@@ -89,12 +89,15 @@ def _rows_block(wide, start, length, buf):
     return block
 
 
-def correlate_valid(xp, w, stride=1):
+def correlate_valid(xp, w, stride=1, finish=None):
     """Valid cross-correlation ``(,⍤3⊢{⍵}⌺kh kw⊢xp)+.×(kh×kw×C) K⍴w``, by the road :func:`roads.choose` picks.
 
     The contraction under every convolution here; ``xp`` is already padded,
     the shapes already checked. The result has ``np.result_type(xp, w)``:
-    float32 in, float32 out.
+    float32 in, float32 out. ``finish(dst, src)``, if given, writes each
+    block of the result into its place instead of a copy (``src`` may be
+    ``dst``): :func:`conv_relu` adds the bias and rectifies there, while
+    the block is in cache.
 
     >>> xp = np.arange(12.).reshape(3, 4, 1)
     >>> correlate_valid(xp, np.ones((2, 2, 1, 1)))[..., 0]
@@ -104,10 +107,13 @@ def correlate_valid(xp, w, stride=1):
     road = roads.choose("correlate", xp.shape, w.shape, _stride_of(stride),
                         np.result_type(xp, w), empty=xp.size == 0)
     if road == "winograd":
-        return winograd.correlate(xp, w)
+        z = winograd.correlate(xp, w)
+        if finish is not None:
+            finish(z, z)
+        return z
     if road == "rows":
-        return _correlate_rows(xp, w)
-    return _correlate_windows(xp, w, stride)
+        return _correlate_rows(xp, w, finish)
+    return _correlate_windows(xp, w, stride, finish)
 
 
 def _stride_of(stride):
@@ -116,7 +122,7 @@ def _stride_of(stride):
     return sh if sh == sw else 0
 
 
-def _correlate_rows(xp, w):
+def _correlate_rows(xp, w, finish=None):
     """Stride-1 valid correlation: :func:`_rows_product` over the raveled image.
 
     Rows are computed at the full width W and for every image row; as each
@@ -129,11 +135,12 @@ def _correlate_rows(xp, w):
     wo = width - kw + 1
     z = np.empty((f * h, wo, k), np.result_type(xp, w))
     count = f * h * width - (kh - 1) * width - (kw - 1)   # rows whose windows lie inside
+    put = np.copyto if finish is None else finish
     for r0, block in _rows_product(_raveled(xp), w, width, count, z.dtype, whole_rows=True):
         g0, (rows, rest) = r0 // width, divmod(block.shape[0], width)
-        z[g0:g0 + rows] = block[:rows * width].reshape(rows, width, k)[:, :wo]
+        put(z[g0:g0 + rows], block[:rows * width].reshape(rows, width, k)[:, :wo])
         if rest:                                          # the last row, cut at Wo
-            z[g0 + rows, :rest] = block[rows * width:]
+            put(z[g0 + rows, :rest], block[rows * width:])
     return z.reshape(f, h, wo, k)[:, :h - kh + 1].reshape(
         xp.shape[:-3] + (h - kh + 1, wo, k))
 
@@ -215,7 +222,7 @@ def _windows_in_blocks(xp, kh, kw, stride, dtype):
         yield start, start + block.size // width, block.reshape(-1, width)
 
 
-def _correlate_windows(xp, w, stride):
+def _correlate_windows(xp, w, stride, finish=None):
     """Valid correlation, any stride: each block of raveled windows ``+.×`` the kernel matrix.
 
     The windows of a block of output rows are copied out (im2col, a block at
@@ -233,6 +240,8 @@ def _correlate_windows(xp, w, stride):
     taps = w.astype(dtype, copy=False).reshape(kh * kw * c, k)
     for start, stop, cols in _windows_in_blocks(xp, kh, kw, stride, dtype):
         np.matmul(cols, taps, out=rows[start:stop])
+        if finish is not None:
+            finish(rows[start:stop], rows[start:stop])
     return z
 
 
@@ -266,6 +275,37 @@ def conv(x, w, b=None, stride=1, pad=0):
     x, w, b, stride, pad = checks.conv_args(x, w, b, stride, pad, "conv")
     xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
     return _add_bias(correlate_valid(xp, w, stride), b)
+
+
+def conv_relu(x, w, b=None, stride=1, pad=0):
+    """``0⌈conv x``: :func:`conv` and :func:`aplnet.fast.relu` in one pass over the output.
+
+    The same arguments, checks and result as ``relu(conv(x, w, b, stride,
+    pad))``; the bias is added and the result rectified block by block as
+    the products come out, rather than in two more passes over the whole
+    output (the U-Net's convolutions are all followed by a ReLU).
+
+    Examples
+    --------
+    >>> from aplnet import layers
+    >>> x, w = np.arange(60.).reshape(5, 4, 3) - 30, np.ones((3, 2, 3, 2))
+    >>> np.array_equal(conv_relu(x, w, np.array([1., -2.]), pad=1),
+    ...                layers.relu(layers.conv(x, w, np.array([1., -2.]), pad=1)))
+    True
+    """
+    x, w, b, stride, pad = checks.conv_args(x, w, b, stride, pad, "conv_relu")
+    xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
+    dtype = np.result_type(xp, w)
+    if b is not None and np.result_type(dtype, b) != dtype:   # the bias widens the result
+        return np.maximum(_add_bias(correlate_valid(xp, w, stride), b), 0)
+
+    def finish(dst, src):
+        if b is not None:
+            np.add(src, b, out=dst)
+            src = dst
+        np.maximum(src, 0, out=dst)
+
+    return correlate_valid(xp, w, stride, finish)
 
 
 def conv_backward(dz, x, w, stride=1, pad=0, need_dx=True, need_db=True):

@@ -65,19 +65,25 @@ def _route_to_first_max(dy, win, shape, stride):
     The window offsets ``(a, b)`` are visited in row-major order; each takes
     the windows whose maximum it holds and that no earlier offset took
     (``hit←(v=⌈/w)∧~taken``), so a tie goes to the first. One pass over a
-    plane per offset, no ``(s·s)``-fold mask; overlapping windows add.
+    plane per offset, no ``(s·s)``-fold mask. Where windows do not overlap
+    (``stride >= size``, the U-Net's pooling) each offset's plane is written
+    once, ``dy×hit`` (a negative ``dy`` leaves ``−0`` where it is not hit);
+    overlapping windows add.
     """
     *_, ho, wo, size, _, _ = win.shape
     top = _window_max(win)
     taken = buffers.zeros(top.shape, bool)
     hit = buffers.empty(top.shape, bool)
-    dx = np.zeros(shape, dy.dtype)
+    tiled = stride == size and shape[-3] == ho * size and shape[-2] == wo * size
+    dx = np.empty(shape, dy.dtype) if tiled else np.zeros(shape, dy.dtype)
     for a in range(size):
         for b in range(size):
             np.equal(win[..., a, b, :], top, out=hit)
             np.greater(hit, taken, out=hit)                  # hit ∧ ~taken
             taken |= hit
             plane = dx[..., a:a + (ho - 1) * stride + 1:stride, b:b + (wo - 1) * stride + 1:stride, :]
-            np.add(plane, dy * hit, out=plane)               # 0 + (−0) is +0 where not hit
+            if stride >= size:
+                np.multiply(dy, hit, out=plane)
+            else:
+                np.add(plane, dy * hit, out=plane)           # 0 + (−0) is +0 where not hit
     return dx
-
