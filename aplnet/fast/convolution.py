@@ -201,6 +201,12 @@ def _windows_in_blocks(xp, kh, kw, stride, dtype):
     ``cols`` is the ``(stop − start, kh·kw·C)`` matrix of the windows at the
     raveled output positions ``start:stop`` (frame, then Ho, then Wo),
     copied into one reused scratch buffer of about :func:`roads.block_bytes`.
+    An image of one channel is copied tap by tap into a ``(kh·kw, n)``
+    matrix, and ``cols`` is its transpose: each tap's copy is a run of
+    rows ``Wo`` long (not a step of ``kh·kw`` numbers at a time), and the
+    weight gradient's ``(⍉cols)+.×dz`` reads its left matrix in rows, which
+    BLAS does faster on this shape (a third of the U-Net's first layer's
+    gradient time).
     """
     win = _windows_hw(_one_frame(xp), kh, kw, stride)       # (F, Ho, Wo, kh, kw, C)
     f, ho, wo = win.shape[:3]
@@ -209,17 +215,16 @@ def _windows_in_blocks(xp, kh, kw, stride, dtype):
     buf = buffers.empty(min(per_block, f * ho) * wo * width, dtype)
     for f0, f1, r0, r1 in _window_blocks(f, ho, per_block):
         src = win[f0:f1, r0:r1]
-        block = buf[:src.size].reshape(src.shape)
-        if xp.shape[-1] == 1:
-            # One channel: tap by tap, each copy is one strided run per output row, Wo long,
-            # where the whole window copy would step kw numbers at a time.
-            for a in range(kh):
-                for b in range(kw):
-                    np.copyto(block[..., a, b, :], src[..., a, b, :])
-        else:
-            np.copyto(block, src)
         start = (f0 * ho + r0) * wo
-        yield start, start + block.size // width, block.reshape(-1, width)
+        if xp.shape[-1] == 1:
+            by_tap = np.moveaxis(src[..., 0], (-2, -1), (0, 1))   # (kh, kw, F, rows, Wo)
+            block = buf[:src.size].reshape(by_tap.shape)
+            np.copyto(block, by_tap)
+            yield start, start + src.size // width, block.reshape(width, -1).T
+        else:
+            block = buf[:src.size].reshape(src.shape)
+            np.copyto(block, src)
+            yield start, start + block.size // width, block.reshape(-1, width)
 
 
 def _correlate_windows(xp, w, stride, finish=None):
@@ -341,7 +346,18 @@ def conv_backward(dz, x, w, stride=1, pad=0, need_dx=True, need_db=True):
     xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
     dxp, dw = _conv_gradients(xp, dz, w, stride, need_dx)
     dx = None if dxp is None else dxp[..., pad:pad + x.shape[-3], pad:pad + x.shape[-2], :]
-    return dx, dw, dz.reshape(-1, w.shape[3]).sum(axis=0) if need_db else None
+    return dx, dw, _bias_gradient(dz) if need_db else None
+
+
+def _bias_gradient(dz):
+    """``+⌿`` of ``dz``'s pixels: the bias's gradient, as a product with ones.
+
+    numpy's ``sum(axis=0)`` of a ``(pixels, K)`` matrix with few columns
+    walks it a row at a time, ten times slower than BLAS's matrix-vector
+    product (0.64 against 0.06 ms at 184x184x16).
+    """
+    rows = dz.reshape(-1, dz.shape[-1])
+    return np.ones(rows.shape[0], rows.dtype) @ rows
 
 
 def _conv_gradients(xp, dz, w, stride, need_dx=True):
@@ -550,5 +566,5 @@ def upconv_backward(dy, x, w):
     dx = blocks @ w.swapaxes(2, 3).reshape(kh * kw * k, c)
     dw = x.reshape(-1, c).T @ blocks
     return (dx.reshape(x.shape[:-1] + (c,)), np.moveaxis(dw.reshape(c, kh, kw, k), 0, 2),
-            dy.reshape(-1, k).sum(axis=0))
+            _bias_gradient(dy))
 
