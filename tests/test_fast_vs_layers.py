@@ -278,11 +278,22 @@ def test_the_roads_are_chosen_from_the_shapes_at_the_thresholds():
 def test_a_forced_road_is_taken_only_where_it_applies_and_only_within_the_block():
     with fast.using("taps"):
         assert roads.choose("input_gradient", (9, 9, 2), (3, 3, 2, 2), 1, np.float64) == "taps"
-        assert roads.choose("correlate", (9, 9, 2), (3, 3, 2, 2), 1, np.float64) == "rows"
+        assert roads.choose("correlate", (30, 30, 2), (3, 3, 2, 2), 1, np.float64) == "rows"
     with fast.using("winograd"):
         assert roads.choose("correlate", (9, 9, 2), (3, 3, 2, 2), 1, np.float64) == "winograd"
         assert roads.choose("correlate", (9, 9, 2), (3, 3, 2, 2), 2, np.float64) == "windows"
-    assert roads.choose("correlate", (9, 9, 2), (3, 3, 2, 2), 1, np.float64) == "rows"
+    assert roads.choose("correlate", (30, 30, 2), (3, 3, 2, 2), 1, np.float64) == "rows"
+
+
+def test_small_images_are_correlated_by_windows_past_the_rows_roads_overhang():
+    """The rows road's outputs over the valid ones: 20x20 in 3x3 has 400/324 > 1.2, 24x24 576/484 < 1.2."""
+    assert roads.ROWS_MOST_OVERHANG == 1.2
+    assert roads.choose("correlate", (1, 20, 20, 64), (3, 3, 64, 64), 1, np.float32) == "windows"
+    assert roads.choose("correlate", (1, 24, 24, 64), (3, 3, 64, 64), 1, np.float32) == "rows"
+    assert roads.choose("correlate", (1, 200, 5, 8), (3, 3, 8, 8), 1, np.float32) == "windows"
+    assert roads.choose("correlate", (1, 200, 5, 8), (1, 1, 8, 8), 1, np.float32) == "rows"
+    for step in ("input_gradient", "weight_gradient"):      # the gradients keep their roads
+        assert roads.choose(step, (1, 8, 8, 64), (3, 3, 64, 64), 1, np.float32) == "rows"
 
 
 def test_the_u_nets_wide_layers_by_winograd_equal_the_direct_road():

@@ -64,7 +64,7 @@ def test_bad_input_is_named_for_the_whole_batch(monkeypatch):
 
 def test_both_halves_carries_the_context_and_raises_a_halfs_error():
     def road(_):
-        return fast.choose("correlate", (10, 10, 4), (3, 3, 4, 4), 1, np.float64)
+        return fast.choose("correlate", (40, 40, 4), (3, 3, 4, 4), 1, np.float64)
     with fast.using("windows"):
         assert parallel.both_halves(road, (0,), (1,)) == ("windows", "windows")
 
