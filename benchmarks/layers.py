@@ -4,6 +4,7 @@
     python benchmarks/layers.py --config 188/16/5 --repeat 5
     python benchmarks/layers.py --naive            # also: speed-up over the naive loops
     python benchmarks/layers.py --once             # only with the kernels OpenBLAS picks by CPUID
+    python benchmarks/layers.py --config 188/16/5 --torch   # and each layer's time in PyTorch
 
 The layers are the ones a forward pass of ``aplnet.unet.UNet`` at the
 config (``size/width/depth``, batch 1) calls, with the shapes it calls them
@@ -24,6 +25,10 @@ F(2×2, 3×3) (column 'road': ``F23``), which does 16/36 of those
 multiplications: for them 'of mm' says how much faster than the direct
 products' matmul the layer ran, and can pass 100%.
 
+``--torch`` adds PyTorch's time for each convolution and up-convolution
+(same shapes and data, NCHW, its own process): where the step's gap to
+PyTorch lies, layer by layer.
+
 ``--naive`` adds the older table: the fast layers against their loop
 twins in :mod:`aplnet.naive`, timed on a small case and scaled by work.
 
@@ -34,7 +39,9 @@ Both OpenBLAS settings are measured in one command, each in a fresh process
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -110,10 +117,10 @@ def conv_row(name, xs, ws, dtype, repeat, input_grad=True):
     mm_fwd = matmul_seconds(ho * wo, kh * kw * c, k, dtype, repeat)
     mm_dw = matmul_seconds(kh * kw * c, ho * wo, k, dtype, repeat, transpose_a=True)
     if input_grad:
-        bwd = best_of(lambda: fast.conv_backward(dz, x, w), repeat)
+        bwd = best_of(lambda: fast.conv_backward(dz, x, w, need_db=False), repeat)
         mm_bwd = matmul_seconds(h * wd, kh * kw * k, c, dtype, repeat) + mm_dw
     else:
-        bwd = best_of(lambda: fast.conv_backward(dz, x, w, need_dx=False), repeat)
+        bwd = best_of(lambda: fast.conv_backward(dz, x, w, need_dx=False, need_db=False), repeat)
         mm_bwd = mm_dw
     return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}", fwd=fwd, bwd=bwd,
                 flops=flops, bwd_flops=(2 if input_grad else 1) * flops, mm_fwd=mm_fwd,
@@ -138,6 +145,55 @@ def upconv_row(name, xs, ws, dtype, repeat):
               + matmul_seconds(c, h * wd, kh * kw * k, dtype, repeat, transpose_a=True))
     return dict(name=name, shape=f"{h}x{wd}x{c}→{k} {kh}x{kw}↑", fwd=fwd, bwd=bwd,
                 flops=flops, bwd_flops=2 * flops, mm_fwd=mm_fwd, mm_bwd=mm_bwd, road="direct")
+
+
+def torch_times(size, width, depth, dtype, repeat):
+    """``{name: (forward, backward)}`` seconds of each conv and up-conv of the network in PyTorch.
+
+    The same shapes, random data and timing as :func:`conv_row` and
+    :func:`upconv_row`, in PyTorch's layout (NCHW); backward is the
+    gradients (the first layer's weights' alone, as in aplnet) less the
+    forward pass that autograd needs first. Run in a process of its own
+    (``--torch-child``): PyTorch's OpenMP threads, idle, still spin on the
+    cores for a while after each call.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
+    times = {}
+    for i, (kind, name, xs, ws) in enumerate(network_calls(size, width, depth, dtype)):
+        _, x, w = random_layer(xs, ws, dtype)
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).requires_grad_(i > 0)
+        if kind == "conv":
+            wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).requires_grad_()
+            def op():
+                return F.conv2d(xt, wt)
+        else:
+            wt = torch.from_numpy(np.ascontiguousarray(w.transpose(2, 3, 0, 1))).requires_grad_()
+            def op():
+                return F.conv_transpose2d(xt, wt, stride=2)
+        with torch.no_grad():
+            fwd = best_of(op, repeat)
+        grad = torch.ones_like(op())
+        both = best_of(lambda: op().backward(grad), repeat)
+        times[name] = (fwd, max(both - fwd, 0.0))
+    return times
+
+
+def torch_columns(args):
+    """:func:`torch_times` from a child process with this one's environment, or None with the reason printed."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("(--torch: PyTorch is not installed: pip install -e .[torch])", flush=True)
+        return None
+    size, width, depth = args.config
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--config",
+                           f"{size}/{width}/{depth}", "--dtype", args.dtype, "--repeat",
+                           str(args.repeat), "--torch-child"],
+                          stdout=subprocess.PIPE, text=True, check=True)
+    return {name: tuple(t) for name, t in json.loads(proc.stdout).items()}
 
 
 def other_rows(calls, dtype, repeat):
@@ -199,10 +255,14 @@ def run_network(args):
     square = 2 * 2048 ** 3 / matmul_seconds(2048, 2048, 2048, dtype, args.repeat) / 1e9
     print(f"numpy matmul 2048³ {args.dtype}: {square:.0f} GFLOP/s", flush=True)
     calls = network_calls(size, width, depth, dtype)
+    torch_ms = torch_columns(args) if args.torch else None
     print(f"\nU-Net {size}/{width}/{depth} {args.dtype}, batch 1: forward / backward (dx, dw) "
-          f"per layer, best of {args.repeat}; 'mm' = numpy matmul of the same products", flush=True)
+          f"per layer, best of {args.repeat}; 'mm' = numpy matmul of the same products"
+          + ("; 'torch' = PyTorch's time for the layer, in a process of its own" if torch_ms
+             else ""), flush=True)
     print(f"{'layer':16} {'shape':22} {'road':6} {'fwd ms':>8} {'GF/s':>6} {'of mm':>6}  "
-          f"{'bwd ms':>8} {'GF/s':>6} {'of mm':>6}", flush=True)
+          f"{'bwd ms':>8} {'GF/s':>6} {'of mm':>6}"
+          + (f"  {'torch fwd':>9} {'torch bwd':>9}" if torch_ms else ""), flush=True)
     rows = []
     for i, (kind, name, xs, ws) in enumerate(calls):
         _env.progress(f"{name}")
@@ -214,8 +274,14 @@ def run_network(args):
         f, b = row["flops"], row["bwd_flops"]
         print(f"{name:16} {row['shape']:22} {row['road']:6} {row['fwd'] * 1e3:8.1f} {f / row['fwd'] / 1e9:6.0f} "
               f"{row['mm_fwd'] / row['fwd']:6.0%}  {row['bwd'] * 1e3:8.1f} "
-              f"{b / row['bwd'] / 1e9:6.0f} {row['mm_bwd'] / row['bwd']:6.0%}", flush=True)
+              f"{b / row['bwd'] / 1e9:6.0f} {row['mm_bwd'] / row['bwd']:6.0%}"
+              + (f"  {torch_ms[name][0] * 1e3:9.2f} {torch_ms[name][1] * 1e3:9.2f}"
+                 if torch_ms else ""), flush=True)
     products = sum(r["fwd"] + r["bwd"] for r in rows)
+    if torch_ms:
+        print(f"{'all products, PyTorch':46} {sum(map(sum, torch_ms.values())):8.3f} s "
+              f"(forward {sum(f for f, _ in torch_ms.values()) * 1e3:.1f} ms, aplnet's "
+              f"{sum(r['fwd'] for r in rows) * 1e3:.1f} ms)", flush=True)
     roof = sum(r["mm_fwd"] + r["mm_bwd"] for r in rows)
     flops = sum(r["flops"] + r["bwd_flops"] for r in rows)
     print(f"{'all products':46} {products:8.2f} s  {flops / products / 1e9:.0f} GFLOP/s, "
@@ -285,12 +351,18 @@ def main(argv=None):
     parser.add_argument("--naive", action="store_true", help="also time the naive loops")
     parser.add_argument("--once", action="store_true",
                         help="only with the kernels OpenBLAS picks by CPUID (no second run)")
+    parser.add_argument("--torch", action="store_true",
+                        help="also time each layer in PyTorch (in a process of its own)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         args.config = _env.parse_config(args.config)
     except argparse.ArgumentTypeError as e:
         parser.error(f"--config {args.config}: {e}")
+    if args.torch_child:
+        print(json.dumps(torch_times(*args.config, np.dtype(args.dtype), args.repeat)))
+        return 0
     if args.child:
         run_network(args)
         if args.naive:

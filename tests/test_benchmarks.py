@@ -40,6 +40,14 @@ def test_layers_times_every_layer():
     assert "down0.conv0" in out and "all products" in out and "maxpool" in out
 
 
+def test_layers_sets_pytorch_beside_every_layer():
+    pytest.importorskip("torch")
+    out = run("layers.py", *TINY, "--torch").stdout
+    rows = [line.split() for line in out.splitlines() if line.startswith(("down", "up", "out", "bottom"))]
+    assert "torch fwd" in out and "all products, PyTorch" in out
+    assert rows and all(len(r) == 12 and float(r[-1]) >= 0 and float(r[-2]) >= 0 for r in rows)
+
+
 @pytest.mark.parametrize("script", ["unet_step.py", "layers.py"])
 @pytest.mark.parametrize("config, says", [("20x2x2", "size/width/depth"),
                                           ("93/8/3", "nearest valid sizes are 92 and 96"),
