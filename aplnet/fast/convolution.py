@@ -346,18 +346,7 @@ def conv_backward(dz, x, w, stride=1, pad=0, need_dx=True, need_db=True):
     xp = _pad_hw(x, (pad, pad), (pad, pad)) if pad else x
     dxp, dw = _conv_gradients(xp, dz, w, stride, need_dx)
     dx = None if dxp is None else dxp[..., pad:pad + x.shape[-3], pad:pad + x.shape[-2], :]
-    return dx, dw, _bias_gradient(dz) if need_db else None
-
-
-def _bias_gradient(dz):
-    """``+⌿`` of ``dz``'s pixels: the bias's gradient, as a product with ones.
-
-    numpy's ``sum(axis=0)`` of a ``(pixels, K)`` matrix with few columns
-    walks it a row at a time, ten times slower than BLAS's matrix-vector
-    product (0.64 against 0.06 ms at 184x184x16).
-    """
-    rows = dz.reshape(-1, dz.shape[-1])
-    return np.ones(rows.shape[0], rows.dtype) @ rows
+    return dx, dw, dz.reshape(-1, w.shape[3]).sum(axis=0) if need_db else None
 
 
 def _conv_gradients(xp, dz, w, stride, need_dx=True):
@@ -566,5 +555,5 @@ def upconv_backward(dy, x, w):
     dx = blocks @ w.swapaxes(2, 3).reshape(kh * kw * k, c)
     dw = x.reshape(-1, c).T @ blocks
     return (dx.reshape(x.shape[:-1] + (c,)), np.moveaxis(dw.reshape(c, kh, kw, k), 0, 2),
-            _bias_gradient(dy))
+            dy.reshape(-1, k).sum(axis=0))
 
